@@ -1,0 +1,108 @@
+/* cformer: Hugging Face transformer pipelines in C.
+ *
+ * This header is the whole public API. Every fallible call returns a cf_status
+ * and, when it fails, fills the caller's cf_error with a message a person can
+ * act on. Handles are opaque; every open or load call has a matching free. */
+#ifndef CFORMER_H
+#define CFORMER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum cf_status {
+    CF_OK = 0,
+    CF_ERR_INVALID_ARG,  /* the caller passed something malformed */
+    CF_ERR_IO,           /* a file or network operation failed */
+    CF_ERR_FORMAT,       /* a file's contents are malformed */
+    CF_ERR_UNSUPPORTED,  /* valid, but not something cformer implements */
+    CF_ERR_NOT_FOUND,    /* a model, file, tensor or key does not exist */
+    CF_ERR_NOMEM,        /* an allocation failed or a limit was exceeded */
+    CF_ERR_SHAPE,        /* tensor shapes disagree */
+    CF_ERR_INTERNAL      /* a bug in cformer */
+} cf_status;
+
+#define CF_ERROR_MSG_MAX 1024
+
+typedef struct cf_error {
+    cf_status status;
+    char message[CF_ERROR_MSG_MAX];
+} cf_error;
+
+/* Library version, e.g. "0.1.0". */
+const char *cf_version(void);
+
+/* Name of a status code, e.g. "CF_ERR_FORMAT". */
+const char *cf_status_name(cf_status status);
+
+/* ---------------------------------------------------------------- tokenizers ---- */
+
+typedef struct cf_tokenizer cf_tokenizer;
+
+/* Load from a model folder: tokenizer.json, else the legacy files (vocab.txt,
+ * vocab.json + merges.txt, *.model / *.spm), with tokenizer_config.json and
+ * special_tokens_map.json. */
+cf_status cf_tokenizer_load(const char *dir, cf_tokenizer **out, cf_error *err);
+/* Same, but ignore tokenizer.json and build from the legacy files alone. */
+cf_status cf_tokenizer_load_legacy(const char *dir, cf_tokenizer **out, cf_error *err);
+void cf_tokenizer_free(cf_tokenizer *tok);
+
+typedef enum cf_truncation_strategy {
+    CF_TRUNCATE_NONE = 0,
+    CF_TRUNCATE_LONGEST_FIRST,
+    CF_TRUNCATE_ONLY_FIRST,
+    CF_TRUNCATE_ONLY_SECOND
+} cf_truncation_strategy;
+
+typedef enum cf_padding_strategy { CF_PAD_NONE = 0, CF_PAD_LONGEST, CF_PAD_MAX_LENGTH } cf_padding_strategy;
+
+typedef struct cf_encode_options {
+    int add_special_tokens;            /* 1 (default when zero-initialised via cf_encode_options_default) */
+    cf_truncation_strategy truncation;
+    int64_t max_length;                /* 0 = no limit */
+    int64_t stride;                    /* overlap of overflowing windows */
+    int return_overflowing;            /* keep the windows cut off by truncation */
+    cf_padding_strategy padding;
+    int pad_left;                      /* pad on the left instead of the right */
+    int64_t pad_to_multiple_of;
+} cf_encode_options;
+
+cf_encode_options cf_encode_options_default(void);
+
+typedef struct cf_encoding {
+    size_t n;
+    int64_t *ids;
+    int64_t *type_ids;
+    char **tokens;
+    int64_t (*offsets)[2];     /* [start, end) in code points of the caller's string */
+    int64_t *special_mask;
+    int64_t *attention_mask;
+    int64_t *word_ids;         /* -1 where Python has None */
+    int64_t *sequence_ids;     /* -1 where Python has None */
+    size_t n_overflowing;
+    struct cf_encoding *overflowing;
+} cf_encoding;
+
+cf_status cf_tokenizer_encode(const cf_tokenizer *tok, const char *text, const cf_encode_options *opt,
+                              cf_encoding *out, cf_error *err);
+cf_status cf_tokenizer_encode_pair(const cf_tokenizer *tok, const char *text, const char *pair,
+                                   const cf_encode_options *opt, cf_encoding *out, cf_error *err);
+/* Encodes n texts (pairs may be NULL) on the library thread pool; padding applies across the batch. */
+cf_status cf_tokenizer_encode_batch(const cf_tokenizer *tok, const char *const *texts, const char *const *pairs,
+                                    size_t n, const cf_encode_options *opt, cf_encoding *out, cf_error *err);
+void cf_encoding_free(cf_encoding *enc);
+
+/* Decoded text; caller frees with free(). */
+cf_status cf_tokenizer_decode(const cf_tokenizer *tok, const int64_t *ids, size_t n, int skip_special_tokens,
+                              char **out, cf_error *err);
+int64_t cf_tokenizer_token_to_id(const cf_tokenizer *tok, const char *token); /* -1 if absent */
+const char *cf_tokenizer_id_to_token(const cf_tokenizer *tok, int64_t id);    /* NULL if absent */
+size_t cf_tokenizer_vocab_size(const cf_tokenizer *tok);                      /* incl. added tokens */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CFORMER_H */

@@ -1,0 +1,106 @@
+#include "testutil.h"
+
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+
+const char *cf_test_fixtures(void)
+{
+    const char *v = getenv("CFORMER_FIXTURES");
+    return v && *v ? v : "../shared/fixtures";
+}
+
+const char *cf_test_data(void)
+{
+    const char *v = getenv("CFORMER_TESTDATA");
+    return v && *v ? v : "tests/data";
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+size_t cf_test_cases(const char *family, const char *marker_file, char ***dirs)
+{
+    char root[4096];
+    snprintf(root, sizeof root, "%s/%s", cf_test_fixtures(), family);
+    *dirs = NULL;
+    DIR *d = opendir(root);
+    if (!d)
+        return 0;
+    size_t n = 0, cap = 0;
+    char **list = NULL;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[4096], marker[4200];
+        snprintf(path, sizeof path, "%s/%s", root, e->d_name);
+        snprintf(marker, sizeof marker, "%s/%s", path, marker_file);
+        if (!cf_dir_exists(path) || !cf_file_exists(marker))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            list = realloc(list, cap * sizeof *list);
+        }
+        list[n++] = cf_strdup(path);
+    }
+    closedir(d);
+    if (n)
+        qsort(list, n, sizeof *list, cmp_str);
+    *dirs = list;
+    return n;
+}
+
+void cf_test_free_list(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+cJSON *cf_test_read_json(const char *path)
+{
+    char *text = NULL;
+    size_t len = 0;
+    cf_error err = {0};
+    if (cf_read_file(path, (size_t)1 << 30, &text, &len, &err) != CF_OK) {
+        cr_log_error("%s", err.message);
+        return NULL;
+    }
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    if (!j)
+        cr_log_error("%s: not valid JSON", path);
+    free(text);
+    return j;
+}
+
+bool cf_test_allclose(const float *a, const float *b, size_t n, double atol, double rtol, double *worst,
+                      size_t *worst_at)
+{
+    bool ok = true;
+    double w = 0;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        double diff = fabs((double)a[i] - (double)b[i]);
+        if (isnan(a[i]) != isnan(b[i]) || isinf(a[i]) != isinf(b[i]))
+            diff = INFINITY;
+        else if (isinf(a[i]) && a[i] == b[i])
+            diff = 0;
+        if (diff > w || isnan(diff)) {
+            w = diff;
+            at = i;
+        }
+        if (!(diff <= atol + rtol * fabs((double)b[i])))
+            ok = false;
+    }
+    if (worst)
+        *worst = w;
+    if (worst_at)
+        *worst_at = at;
+    return ok;
+}
