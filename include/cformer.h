@@ -102,6 +102,33 @@ int64_t cf_tokenizer_token_to_id(const cf_tokenizer *tok, const char *token); /*
 const char *cf_tokenizer_id_to_token(const cf_tokenizer *tok, int64_t id);    /* NULL if absent */
 size_t cf_tokenizer_vocab_size(const cf_tokenizer *tok);                      /* incl. added tokens */
 
+/* ----------------------------------------------------------------- pipelines ---- */
+
+typedef struct cf_pipeline cf_pipeline;
+typedef struct cf_result cf_result;
+
+/* Open a pipeline for `task` ("text-classification", "ner", "question-answering", ...;
+ * the Python pipeline's task names and aliases). `model` is a folder or a Hub id in the
+ * HF cache; NULL picks the task's default model. `options_json` may be NULL or a JSON
+ * object of load options ({"dtype": "f32", "threads": 2, "tokenizer": PATH}). */
+cf_status cf_pipeline_open(const char *task, const char *model, const char *options_json, cf_pipeline **out,
+                           cf_error *err);
+void cf_pipeline_free(cf_pipeline *p);
+
+/* Run on a Hugging Face Inference API body: {"inputs": ..., "parameters": {...}}, where the
+ * parameters are the Python pipeline's keyword arguments. Safe to call from several threads
+ * on one pipeline. */
+cf_status cf_pipeline_run(cf_pipeline *p, const char *payload_json, cf_result **out, cf_error *err);
+
+/* The result as JSON, with the keys, nesting and order of the Python pipeline's output.
+ * The string belongs to the result. */
+const char *cf_result_json(const cf_result *r);
+void cf_result_free(cf_result *r);
+
+/* The task this pipeline runs (canonical name) and the model folder it loaded. */
+const char *cf_pipeline_task(const cf_pipeline *p);
+const char *cf_pipeline_model_dir(const cf_pipeline *p);
+
 #ifdef __cplusplus
 }
 #endif
