@@ -5,6 +5,7 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libcjson-dev libpcre2-dev libutf8proc-dev libopenblas-dev
   libcriterion-dev
+  libavformat-dev libavcodec-dev libswresample-dev libavutil-dev libstb-dev libkissfft-dev
 )
 missing=()
 for p in "${packages[@]}"; do
