@@ -11,7 +11,9 @@
 
 typedef struct cf_safetensors cf_safetensors;
 
-/* Open a .safetensors file, or a model.safetensors.index.json (then every shard it names). */
+/* Open a .safetensors file, or a model.safetensors.index.json (then every shard it names;
+ * shard names must be plain file names next to the index). Tensor data whose file offset
+ * is not a multiple of its element size is copied once to aligned memory. */
 cf_status cf_st_open(const char *path, cf_safetensors **out, cf_error *err);
 /* Open from memory (the bytes must outlive the handle); used by fuzzing and tests. */
 cf_status cf_st_open_memory(const void *data, size_t size, const char *name, cf_safetensors **out, cf_error *err);
@@ -20,6 +22,7 @@ cf_status cf_st_open_dir(const char *dir, cf_safetensors **out, cf_error *err);
 void cf_st_close(cf_safetensors *st);
 
 size_t cf_st_count(const cf_safetensors *st);
+size_t cf_st_shard_count(const cf_safetensors *st); /* files behind the handle (1 unless sharded) */
 const char *cf_st_name(const cf_safetensors *st, size_t i);          /* i-th tensor name, sorted */
 const cf_tensor *cf_st_at(const cf_safetensors *st, size_t i);
 const cf_tensor *cf_st_find(const cf_safetensors *st, const char *name); /* NULL if absent */
