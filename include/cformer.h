@@ -102,6 +102,22 @@ int64_t cf_tokenizer_token_to_id(const cf_tokenizer *tok, const char *token); /*
 const char *cf_tokenizer_id_to_token(const cf_tokenizer *tok, int64_t id);    /* NULL if absent */
 size_t cf_tokenizer_vocab_size(const cf_tokenizer *tok);                      /* incl. added tokens */
 
+/* Special tokens by role, from special_tokens_map.json / tokenizer_config.json: role is one of
+ * "bos_token", "eos_token", "pad_token", "mask_token", "cls_token", "sep_token", "unk_token".
+ * The text (NULL if the folder names none) and its id (-1 if none or not in the vocabulary). */
+const char *cf_tokenizer_special_token(const cf_tokenizer *tok, const char *role);
+int64_t cf_tokenizer_special_id(const cf_tokenizer *tok, const char *role);
+/* tokenizer_config.json model_max_length, 0 when absent. */
+int64_t cf_tokenizer_model_max_length(const cf_tokenizer *tok);
+/* "##" for WordPiece (a BPE model's prefix if it has one), else NULL. */
+const char *cf_tokenizer_continuing_subword_prefix(const cf_tokenizer *tok);
+/* 1 if id is a special added token (what skip_special_tokens drops). */
+int cf_tokenizer_is_special_id(const cf_tokenizer *tok, int64_t id);
+/* 1 if tokenizer_config.json / tokenizer.json pad on the left. */
+int cf_tokenizer_pads_left(const cf_tokenizer *tok);
+/* How many special tokens the post-processor adds to one text (is_pair 0) or a pair (1). */
+size_t cf_tokenizer_num_special_tokens_to_add(const cf_tokenizer *tok, int is_pair);
+
 /* ----------------------------------------------------------------- pipelines ---- */
 
 typedef struct cf_pipeline cf_pipeline;
