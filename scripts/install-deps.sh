@@ -6,6 +6,7 @@ packages=(
   libcjson-dev libpcre2-dev libutf8proc-dev libopenblas-dev
   libcriterion-dev
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev libstb-dev libkissfft-dev
+  libcurl4-openssl-dev libssl-dev libmicrohttpd-dev python3
 )
 missing=()
 for p in "${packages[@]}"; do

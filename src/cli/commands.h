@@ -8,5 +8,9 @@ int cf_cmd_inspect(int argc, char **argv);
 int cf_cmd_tokenize(int argc, char **argv);
 int cf_cmd_run(int argc, char **argv);
 int cf_cmd_bench(int argc, char **argv);
+int cf_cmd_pull(int argc, char **argv);
+int cf_cmd_ls(int argc, char **argv);
+int cf_cmd_rm(int argc, char **argv);
+int cf_cmd_serve(int argc, char **argv);
 
 #endif

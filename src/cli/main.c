@@ -16,6 +16,10 @@ static const command k_commands[] = {
     {"tokenize", cf_cmd_tokenize, "tokenize text with a model's tokenizer (MODEL TEXT [--json])"},
     {"inspect", cf_cmd_inspect, "describe a model folder or Hub id: config, tensors, parameters"},
     {"bench", cf_cmd_bench, "time a model's forward pass on its task's shapes"},
+    {"pull", cf_cmd_pull, "download a model from the Hub into the HF cache (ORG/NAME[@REV])"},
+    {"ls", cf_cmd_ls, "list the models in the HF cache with their sizes"},
+    {"rm", cf_cmd_rm, "remove a model (or ORG/NAME@REV) from the HF cache"},
+    {"serve", cf_cmd_serve, "serve pipelines over HTTP (Inference API, KServe v2, playground)"},
 };
 
 static void usage(FILE *out)
