@@ -1,0 +1,158 @@
+/* GPT-2 124M shapes (12 layers, d 768, 12 heads, vocab 50257, 1024 positions) with random
+ * weights, f32: prompt tokens/s for a 512-token prompt, decode tokens/s at context 128 and
+ * 1024, and the decode step's weight traffic in GB/s. Threads: CFORMER_THREADS (default 2).
+ * Peers on this machine class (issue 7): PyTorch eager 16 t/s, ONNX Runtime 41-43 t/s,
+ * llama.cpp F32 45 t/s decode; ORT prompt 550-650 t/s. Goals: decode >= 55, prompt >= 800. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io/config.h"
+#include "io/safetensors.h"
+#include "kernels/threadpool.h"
+#include "models/causal_lm.h"
+
+enum { D = 768, L = 12, H = 12, V = 50257, P = 1024 };
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static uint64_t rng = 88172645463325252ULL;
+static float frand(void)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return ((float)(rng >> 40) / (float)(1 << 24) - 0.5f) * 0.04f;
+}
+
+static void add(cf_st_writer *w, const char *name, int ndim, const int64_t *shape, float fill)
+{
+    cf_tensor t;
+    cf_error err;
+    cf_tensor_alloc(&t, CF_DTYPE_F32, ndim, shape, &err);
+    float *p = t.data;
+    for (int64_t i = 0; i < cf_tensor_numel(&t); i++)
+        p[i] = fill != 0 ? fill : frand();
+    cf_st_writer_add(w, name, &t, &err);
+    cf_tensor_free(&t);
+}
+
+static void write_model(const char *dir)
+{
+    char path[512], name[128];
+    cf_st_writer *w = cf_st_writer_new();
+    add(w, "wte.weight", 2, (int64_t[]){V, D}, 0);
+    add(w, "wpe.weight", 2, (int64_t[]){P, D}, 0);
+    add(w, "ln_f.weight", 1, (int64_t[]){D}, 1);
+    add(w, "ln_f.bias", 1, (int64_t[]){D}, 0);
+    for (int l = 0; l < L; l++) {
+        const struct { const char *n; int64_t a, b; } t[] = {{"attn.c_attn", D, 3 * D}, {"attn.c_proj", D, D},
+                                                             {"mlp.c_fc", D, 4 * D}, {"mlp.c_proj", 4 * D, D}};
+        for (int i = 0; i < 4; i++) {
+            snprintf(name, sizeof name, "h.%d.%s.weight", l, t[i].n);
+            add(w, name, 2, (int64_t[]){t[i].a, t[i].b}, 0);
+            snprintf(name, sizeof name, "h.%d.%s.bias", l, t[i].n);
+            add(w, name, 1, (int64_t[]){t[i].b}, 0);
+        }
+        for (int i = 1; i <= 2; i++) {
+            snprintf(name, sizeof name, "h.%d.ln_%d.weight", l, i);
+            add(w, name, 1, (int64_t[]){D}, 1);
+            snprintf(name, sizeof name, "h.%d.ln_%d.bias", l, i);
+            add(w, name, 1, (int64_t[]){D}, 0);
+        }
+    }
+    cf_error err;
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (cf_st_writer_save(w, path, &err) != CF_OK)
+        fprintf(stderr, "%s\n", err.message);
+    cf_st_writer_free(w);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "{\"model_type\":\"gpt2\",\"n_embd\":%d,\"n_head\":%d,\"n_layer\":%d,\"vocab_size\":%d,"
+               "\"n_positions\":%d,\"activation_function\":\"gelu_new\"}\n", D, H, L, V, P);
+    fclose(f);
+}
+
+/* Bandwidth of a big memcpy-like read, for the decode GB/s comparison. */
+static double read_bandwidth(void)
+{
+    size_t n = (size_t)256 << 20;
+    float *a = malloc(n), *b = malloc(n);
+    memset(a, 1, n);
+    memset(b, 0, n);
+    double t0 = now();
+    for (int r = 0; r < 4; r++)
+        memcpy(b, a, n);
+    double gbs = 4.0 * 2.0 * (double)n / (now() - t0) / 1e9;
+    volatile float sink = b[12345];
+    (void)sink;
+    free(a);
+    free(b);
+    return gbs;
+}
+
+int main(void)
+{
+    if (!getenv("CFORMER_THREADS"))
+        cf_threads_set(2);
+    char dir[] = "/tmp/cformer_bench_gpt2_XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    write_model(dir);
+    cf_error err = {0};
+    cf_config cfg;
+    char path[600];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    cf_causal_lm *m;
+    if (cf_config_load(&cfg, path, &err) || cf_causal_lm_load(dir, &cfg, &m, &err)) {
+        fprintf(stderr, "%s\n", err.message);
+        return 1;
+    }
+    cf_lm lm = cf_causal_lm_as_lm(m);
+    float *logits = malloc(sizeof(float) * V);
+    int64_t *ids = malloc(sizeof(int64_t) * P);
+    for (int i = 0; i < P; i++)
+        ids[i] = (i * 7919) % V;
+    double weight_bytes = 4.0 * ((double)L * (12.0 * D * D) + (double)V * D);
+    printf("cformer GPT-2 124M f32, %d threads (random weights)\n", cf_threads_count());
+    printf("%-28s %12s %10s\n", "measure", "tokens/s", "GB/s");
+    /* prompt: 512 tokens in one forward */
+    cf_lm_limits lim = {.n_inputs = 1, .copies = 1, .max_len = P};
+    void *s;
+    lm.ops->open(lm.model, &lim, &s, &err);
+    cf_lm_inputs in = {.n_inputs = 1, .copies = 1, .len = 512, .ids = ids};
+    double t0 = now();
+    lm.ops->start(s, &in, logits, &err);
+    double dt = now() - t0;
+    printf("%-28s %12.1f %10s\n", "prompt 512 tokens", 512 / dt, "-");
+    lm.ops->close(s);
+    int contexts[] = {128, 1024};
+    for (int c = 0; c < 2; c++) {
+        int ctx = contexts[c], n_decode = 32;
+        lm.ops->open(lm.model, &lim, &s, &err);
+        in.len = ctx - n_decode;
+        lm.ops->start(s, &in, logits, &err);
+        t0 = now();
+        for (int i = 0; i < n_decode; i++)
+            lm.ops->step(s, &ids[i], NULL, logits, &err);
+        dt = (now() - t0) / n_decode;
+        char label[64];
+        snprintf(label, sizeof label, "decode at context %d", ctx);
+        printf("%-28s %12.1f %10.1f\n", label, 1 / dt, weight_bytes / dt / 1e9);
+        lm.ops->close(s);
+    }
+    printf("%-28s %12s %10.1f\n", "memcpy bandwidth (r+w)", "-", read_bandwidth());
+    printf("goals: decode >= 55 t/s, prompt >= 800 t/s; peers: llama.cpp F32 45, ORT 41-43, PyTorch 16\n");
+    free(logits);
+    free(ids);
+    cf_causal_lm_free(m);
+    cf_config_free(&cfg);
+    snprintf(path, sizeof path, "rm -rf %s", dir);
+    return system(path) == 0 ? 0 : 1;
+}
