@@ -6,9 +6,30 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/error.h"
+
 /* C[M,N] = alpha * op(A) * op(B) + beta * C, BLAS semantics (lda/ldb/ldc are row strides). */
 void cf_gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                  int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
+/* op(B) [K, N] packed once (at model load) into the panels the GEMM micro-kernel reads, so calls
+ * skip per-call repacking. B must outlive the pack: paths without a packed kernel read B itself. */
+typedef struct cf_gemm_packed {
+    int64_t K, N;
+    float *panels; /* NULL when this CPU has no packed kernel */
+    const float *b;
+    bool trans_b;
+    int64_t ldb;
+} cf_gemm_packed;
+
+cf_status cf_gemm_pack_b(cf_gemm_packed *p, bool trans_b, int64_t K, int64_t N, const float *B, int64_t ldb,
+                         cf_error *err);
+void cf_gemm_packed_free(cf_gemm_packed *p);
+/* C[M,N] = alpha op(A) op(B) + beta C with op(B) prepacked. */
+void cf_gemm_f32_packed(bool trans_a, int64_t M, float alpha, const float *A, int64_t lda, const cf_gemm_packed *B,
+                        float beta, float *C, int64_t ldc);
+/* y[N] = x[K] op(B) (+ bias), streaming the packed panels once: the M=1 case. */
+void cf_matvec_f32_packed(const cf_gemm_packed *B, const float *x, const float *bias, float *y);
 
 /* y[N] = W[N,K] x[K] (+ bias): the M=1 decode path, streams W once. */
 void cf_matvec_f32(const float *W, const float *x, const float *bias, float *y, int64_t N, int64_t K);
