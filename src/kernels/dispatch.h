@@ -16,6 +16,10 @@ cf_isa cf_kernels_isa(void);
 cf_isa cf_kernels_force_isa(cf_isa isa);
 const char *cf_isa_name(cf_isa isa);
 
+/* Make BLAS single-threaded (once): it runs inside our pool's tasks, so there is never a second
+ * set of threads competing for the cores. Every cblas call site calls this first. */
+void cf_blas_single_threaded(void);
+
 /* Which GEMM implementation cf_gemm_f32 uses for its per-thread blocks. */
 typedef enum cf_gemm_impl { CF_GEMM_AUTO = 0, CF_GEMM_BLAS, CF_GEMM_OWN } cf_gemm_impl;
 void cf_gemm_force_impl(cf_gemm_impl impl);

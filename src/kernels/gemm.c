@@ -2,6 +2,7 @@
  * (or row blocks when N is narrow), and each block is one single-threaded GEMM call, so there
  * is exactly one set of threads no matter which GEMM does the block. */
 #include <cblas.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "kernels/dispatch.h"
@@ -14,6 +15,14 @@
 #define GEMM_ROW_ALIGN 16
 
 static atomic_int g_gemm_impl = CF_GEMM_AUTO;
+
+static void blas_set_one_thread(void) { openblas_set_num_threads(1); }
+
+void cf_blas_single_threaded(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, blas_set_one_thread);
+}
 
 void cf_gemm_force_impl(cf_gemm_impl impl) { atomic_store(&g_gemm_impl, (int)impl); }
 
@@ -77,6 +86,7 @@ void cf_gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, fl
 {
     if (M <= 0 || N <= 0)
         return;
+    cf_blas_single_threaded();
     if (K <= 0 || alpha == 0.0f) {
         scale_c(C, M, N, ldc, beta);
         return;

@@ -15,6 +15,7 @@ void cf_gemm_own_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K
         cf_gemm_own_avx512(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
         return;
     /* No AVX-512, or no memory for the packing buffers: BLAS needs neither. */
+    cf_blas_single_threaded();
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (blasint)M,
                 (blasint)N, (blasint)K, alpha, A, (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
 }

@@ -2,9 +2,8 @@
  * bumping a generation word; workers spin on it briefly (back-to-back kernels in decode) and
  * then sleep on a futex. Chunks are claimed from an atomic counter, and the caller returns only
  * after every worker has checked out of the job, so no worker can touch a stale job. */
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -158,8 +157,6 @@ static int threads_from_env(void)
 /* Called with g_submit_lock held. */
 static void pool_start(void)
 {
-    /* BLAS runs inside our tasks, one thread each: never a second pool competing for cores. */
-    openblas_set_num_threads(1);
     pool *p = &g_pool;
     p->n_threads = g_requested_threads > 0 ? g_requested_threads : threads_from_env();
     atomic_store(&p->stop, false);
