@@ -48,6 +48,10 @@ typedef struct cf_tokenizer cf_tokenizer;
 cf_status cf_tokenizer_load(const char *dir, cf_tokenizer **out, cf_error *err);
 /* Same, but ignore tokenizer.json and build from the legacy files alone. */
 cf_status cf_tokenizer_load_legacy(const char *dir, cf_tokenizer **out, cf_error *err);
+/* The target-language side of a translation folder: Marian's target.spm with the vocab.json
+ * ids, to encode target text (labels) and decode generated ids. A folder without target.spm
+ * has one tokenizer for both sides: same as cf_tokenizer_load. */
+cf_status cf_tokenizer_load_target(const char *dir, cf_tokenizer **out, cf_error *err);
 void cf_tokenizer_free(cf_tokenizer *tok);
 
 typedef enum cf_truncation_strategy {
@@ -135,6 +139,13 @@ void cf_pipeline_free(cf_pipeline *p);
  * parameters are the Python pipeline's keyword arguments. Safe to call from several threads
  * on one pipeline. */
 cf_status cf_pipeline_run(cf_pipeline *p, const char *payload_json, cf_result **out, cf_error *err);
+
+/* Same, and hand out generated text as it is produced (text-generation; other tasks just
+ * run): on_text gets successive pieces of the first sequence's new text, each ending on a
+ * whole UTF-8 character. The final result is returned as by cf_pipeline_run. */
+typedef void (*cf_stream_fn)(void *ctx, const char *text, size_t len);
+cf_status cf_pipeline_run_stream(cf_pipeline *p, const char *payload_json, cf_stream_fn on_text, void *ctx,
+                                 cf_result **out, cf_error *err);
 
 /* The result as JSON, with the keys, nesting and order of the Python pipeline's output.
  * The string belongs to the result. */

@@ -7,12 +7,7 @@
 #include "core/buf.h"
 #include "tokenizers/tokenizer_internal.h"
 
-#if defined(__has_include)
-#if __has_include("tokenizers/convert_spm.h")
 #include "tokenizers/convert_spm.h"
-#define CF_HAVE_SPM_CONVERT 1
-#endif
-#endif
 
 #define MAX_LEGACY_FILE ((size_t)1 << 30)
 
@@ -512,6 +507,106 @@ cf_status cf_convert_bpe(const char *dir, const cJSON *config, cJSON **out, cf_e
     return CF_OK;
 }
 
+/* ------------------------------------------------------------ Wav2Vec2: character vocab.json */
+
+/* The id table: vocab.json itself, or its target_lang entry for multilingual (MMS) files. */
+static cf_status ctc_vocab(const char *dir, const cJSON *config, cJSON **vocab_json, cJSON **table, cf_error *err)
+{
+    CF_TRY(read_json(dir, "vocab.json", true, vocab_json, err));
+    const cJSON *lang = cJSON_GetObjectItemCaseSensitive(config, "target_lang");
+    *table = *vocab_json;
+    if (cJSON_IsString(lang)) {
+        cJSON *t = cJSON_DetachItemFromObjectCaseSensitive(*vocab_json, lang->valuestring);
+        if (!cJSON_IsObject(t)) {
+            cJSON_Delete(t);
+            return cf_fail(err, CF_ERR_FORMAT, "%s/vocab.json: no vocabulary object for target_lang \"%s\"", dir,
+                           lang->valuestring);
+        }
+        *table = t;
+    }
+    return CF_OK;
+}
+
+/* Wav2Vec2CTCTokenizer: every char is a token (a space becomes the word delimiter, the text is
+ * upper-cased when do_lower_case); decoding groups repeats, drops the blank (pad) token and
+ * turns the delimiter back into replace_word_delimiter_char. */
+cf_status cf_convert_wordlevel_ctc(const char *dir, const cJSON *config, cJSON **out, cf_error *err)
+{
+    *out = NULL;
+    cJSON *vocab_json = NULL, *table = NULL, *map = NULL;
+    cf_status st = ctc_vocab(dir, config, &vocab_json, &table, err);
+    if (st == CF_OK)
+        st = read_json(dir, "special_tokens_map.json", false, &map, err);
+    cf_vocab vocab = {0};
+    if (st == CF_OK && (st = vocab_from_object(table, &vocab, err)) != CF_OK)
+        cf_error_prefix(err, "%s/", dir);
+    const char *unk = role_content(map, config, "unk_token", "<unk>");
+    const char *pad = role_content(map, config, "pad_token", "<pad>");
+    const cJSON *wd = cJSON_GetObjectItemCaseSensitive(config, "word_delimiter_token");
+    const char *delim = cJSON_IsString(wd) ? wd->valuestring : "|";
+    const cJSON *rc = cJSON_GetObjectItemCaseSensitive(config, "replace_word_delimiter_char");
+    const char *replace_char = cJSON_IsString(rc) ? rc->valuestring : " ";
+    bool upper = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(config, "do_lower_case"));
+    const cJSON *cu = cJSON_GetObjectItemCaseSensitive(config, "clean_up_tokenization_spaces");
+
+    cJSON *doc = cJSON_CreateObject();
+    cJSON *model = cJSON_AddObjectToObject(doc, "model");
+    cJSON_AddStringToObject(model, "type", "WordLevel");
+    cJSON_AddItemToObject(model, "vocab", table == vocab_json ? vocab_json : table);
+    if (table != vocab_json)
+        cJSON_Delete(vocab_json);
+    cJSON_AddStringToObject(model, "unk_token", unk);
+    cJSON *norm = cJSON_AddObjectToObject(doc, "normalizer");
+    cJSON_AddStringToObject(norm, "type", "Sequence");
+    cJSON *norms = cJSON_AddArrayToObject(norm, "normalizers");
+    if (upper) {
+        cJSON *u = cJSON_CreateObject();
+        cJSON_AddStringToObject(u, "type", "Uppercase");
+        cJSON_AddItemToArray(norms, u);
+    }
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "type", "Replace");
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(r, "pattern"), "String", " ");
+    cJSON_AddStringToObject(r, "content", delim);
+    cJSON_AddItemToArray(norms, r);
+    cJSON *pre = cJSON_AddObjectToObject(doc, "pre_tokenizer");
+    cJSON_AddStringToObject(pre, "type", "Split");
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(pre, "pattern"), "Regex", "(?s).");
+    cJSON_AddStringToObject(pre, "behavior", "Isolated");
+    cJSON_AddBoolToObject(pre, "invert", false);
+    cJSON_AddNullToObject(doc, "post_processor");
+    cJSON *dec = cJSON_AddObjectToObject(doc, "decoder");
+    cJSON_AddStringToObject(dec, "type", "Wav2Vec2CTC");
+    cJSON_AddStringToObject(dec, "pad_token", pad);
+    cJSON_AddStringToObject(dec, "word_delimiter_token", delim);
+    cJSON_AddStringToObject(dec, "replace_word_delimiter_char", replace_char);
+    cJSON_AddBoolToObject(dec, "do_lower_case", upper);
+    cJSON_AddBoolToObject(dec, "cleanup", cu ? cJSON_IsTrue(cu) : true);
+    if (st == CF_OK)
+        st = collect_added(dir, config, map, &vocab, NULL, doc, err);
+    /* The slow tokenizer skips every token of a role (all_special_ids), whatever its flags say. */
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "added_tokens"))
+    {
+        const char *content = token_content(it);
+        for (size_t r2 = 0; content && r2 < sizeof ROLES / sizeof *ROLES; r2++) {
+            const char *role = role_content(map, config, ROLES[r2], NULL);
+            if (role && !strcmp(role, content))
+                cJSON_ReplaceItemInObjectCaseSensitive((cJSON *)it, "special", cJSON_CreateTrue());
+        }
+    }
+    cJSON_Delete(map);
+    cf_vocab_free(&vocab);
+    if (st == CF_OK && (!model || !norm || !pre || !dec))
+        st = oom(err);
+    if (st != CF_OK) {
+        cJSON_Delete(doc);
+        return st;
+    }
+    *out = doc;
+    return CF_OK;
+}
+
 /* ------------------------------------------------------------ entry point */
 
 static bool find_spm(const char *dir)
@@ -522,6 +617,20 @@ static bool find_spm(const char *dir)
         if (has_file(dir, names[i]))
             return true;
     return false;
+}
+
+/* Build the tokenizer from a converted tokenizer.json tree (consumed), then read the config files. */
+static cf_status from_converted(const char *dir, cJSON *doc, const char *what, cf_tokenizer **out, cf_error *err)
+{
+    char where[4200];
+    snprintf(where, sizeof where, "%s (converted from %s)", dir, what);
+    cf_status st = cf_tokenizer_from_json(doc, where, out, err);
+    cJSON_Delete(doc);
+    if (st == CF_OK && (st = cf_tokenizer_read_config(*out, dir, err)) != CF_OK) {
+        cf_tokenizer_free(*out);
+        *out = NULL;
+    }
+    return st;
 }
 
 cf_status cf_tokenizer_load_legacy(const char *dir, cf_tokenizer **out, cf_error *err)
@@ -541,27 +650,31 @@ cf_status cf_tokenizer_load_legacy(const char *dir, cf_tokenizer **out, cf_error
         st = cf_convert_bpe(dir, config, &doc, err);
     } else if (find_spm(dir)) {
         what = "sentencepiece model";
-#ifdef CF_HAVE_SPM_CONVERT
         st = cf_spm_convert(dir, &doc, err);
-#else
-        st = cf_fail(err, CF_ERR_UNSUPPORTED, "%s: sentencepiece folders are not supported in this build", dir);
-#endif
+    } else if (has_file(dir, "vocab.json")) {
+        what = "vocab.json (character-level CTC)";
+        st = cf_convert_wordlevel_ctc(dir, config, &doc, err);
     } else {
         cJSON_Delete(config);
         return cf_fail(err, CF_ERR_NOT_FOUND,
-                       "%s: no tokenizer files (tokenizer.json, vocab.txt, vocab.json + merges.txt, *.model, *.spm)",
+                       "%s: no tokenizer files (tokenizer.json, vocab.txt, vocab.json + merges.txt, *.model, *.spm, "
+                       "vocab.json)",
                        dir);
     }
     cJSON_Delete(config);
     if (st != CF_OK)
         return st;
-    char where[4200];
-    snprintf(where, sizeof where, "%s (converted from %s)", dir, what);
-    st = cf_tokenizer_from_json(doc, where, out, err);
-    cJSON_Delete(doc);
-    if (st == CF_OK && (st = cf_tokenizer_read_config(*out, dir, err)) != CF_OK) {
-        cf_tokenizer_free(*out);
-        *out = NULL;
-    }
-    return st;
+    return from_converted(dir, doc, what, out, err);
+}
+
+cf_status cf_tokenizer_load_target(const char *dir, cf_tokenizer **out, cf_error *err)
+{
+    *out = NULL;
+    if (!dir)
+        return cf_fail(err, CF_ERR_INVALID_ARG, "cf_tokenizer_load_target: no folder given");
+    if (!has_file(dir, "target.spm"))
+        return cf_tokenizer_load(dir, out, err);
+    cJSON *doc = NULL;
+    CF_TRY(cf_spm_convert_target(dir, &doc, err));
+    return from_converted(dir, doc, "target.spm + vocab.json", out, err);
 }

@@ -433,26 +433,31 @@ static cf_status convert_llama(json_ctx *j, cJSON *doc, const cf_spm_model *m, c
 
 /* ---- Unigram (T5 and generic) ---- */
 
-/* sentencepiece's own whitespace handling, as the slow tokenizer sees it. */
+/* sentencepiece's own whitespace handling, as the slow tokenizer sees it: with
+ * remove_extra_whitespaces, runs of spaces collapse to one and trailing ones go (so a
+ * whitespace-only text has no tokens), while a leading space becomes the "▁" of the first
+ * word as in the converted tokenizer.json (that keeps its offsets). */
 static cf_status spm_text_pipeline(json_ctx *j, cJSON *doc, const cf_spm_model *m, cf_error *err)
 {
     cf_status st = CF_OK;
-    if (m->normalizer.charsmap_len) {
+    bool collapse = m->normalizer.remove_extra_whitespaces;
+    if (m->normalizer.charsmap_len || collapse) {
         cJSON *norm = jtyped(j, doc, "normalizer", "Sequence");
         cJSON *list = jarr(j, norm, "normalizers");
-        precompiled_normalizer(j, list, &m->normalizer, err, &st);
+        if (m->normalizer.charsmap_len)
+            precompiled_normalizer(j, list, &m->normalizer, err, &st);
+        if (collapse) {
+            cJSON *r = jtyped(j, list, NULL, "Replace");
+            jstr(j, jobj(j, r, "pattern"), "Regex", " {2,}");
+            jstr(j, r, "content", " ");
+            cJSON *strip = jtyped(j, list, NULL, "Strip");
+            jbool(j, strip, "strip_left", false);
+            jbool(j, strip, "strip_right", true);
+        }
     } else {
         jnull(j, doc, "normalizer");
     }
-    const char *scheme = m->normalizer.add_dummy_prefix ? "always" : "never";
-    if (m->normalizer.remove_extra_whitespaces) {
-        cJSON *pre = jtyped(j, doc, "pre_tokenizer", "Sequence");
-        cJSON *list = jarr(j, pre, "pretokenizers");
-        jtyped(j, list, NULL, "WhitespaceSplit");
-        metaspace(j, list, NULL, scheme, true);
-    } else {
-        metaspace(j, doc, "pre_tokenizer", scheme, false);
-    }
+    metaspace(j, doc, "pre_tokenizer", m->normalizer.add_dummy_prefix ? "always" : "never", collapse);
     return st;
 }
 
@@ -665,9 +670,10 @@ static cf_status convert_marian(json_ctx *j, cJSON *doc, const char *dir, const 
             st = cf_fail(err, CF_ERR_FORMAT, "%s: has no id for the unk token \"%s\" or the eos token \"%s\"",
                          vocab_path, unk, eos);
     }
+    const char *specials_of_marian[3] = {eos, unk, pad};
     if (st == CF_OK) {
         cJSON *added = cJSON_GetObjectItemCaseSensitive(doc, "added_tokens");
-        const char *specials[3] = {eos, unk, pad};
+        const char *const *specials = specials_of_marian;
         for (size_t i = 0; i < ids.n; i++) {
             bool special = false;
             for (int k = 0; k < 3; k++)
@@ -681,7 +687,12 @@ static cf_status convert_marian(json_ctx *j, cJSON *doc, const char *dir, const 
     if (st == CF_OK) {
         template_spec t = {.eos = eos, .eos_id = eos_id, .pair_eos_a = false, .pair_type_id = 0};
         template_processing(j, doc, &t);
-        metaspace(j, doc, "decoder", "always", true);
+        cJSON *dec = jtyped(j, doc, "decoder", "SentencePieceRuns");
+        cJSON *list = jarr(j, dec, "special_tokens");
+        for (int k = 0; k < 3; k++)
+            jstr(j, list, NULL, specials_of_marian[k]);
+        jbool(j, dec, "cleanup", cf_config_bool(cfg, "clean_up_tokenization_spaces", true));
+        metaspace(j, dec, "decoder", "always", true);
         st = marian_model(j, doc, &m, &ids, unk_id, err);
     }
     free(ids.pieces);

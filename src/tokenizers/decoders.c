@@ -42,20 +42,26 @@ static bool set_token(char **slot, char *value)
     return true;
 }
 
-/* The tokenizers WordPiece decoder's cleanup, applied to each token. */
-static char *cleanup(const char *s)
+/* The tokenizers WordPiece decoder's cleanup, applied to each token; the slow (Python)
+ * tokenizers' clean_up_tokenization is the same without the " do not" rule. */
+static char *cleanup_rules(const char *s, bool python)
 {
     static const char *pairs[][2] = {{" .", "."},      {" ?", "?"},   {" !", "!"},   {" ,", ","},
                                      {" ' ", "'"},     {" n't", "n't"}, {" 'm", "'m"}, {" do not", " don't"},
                                      {" 's", "'s"},    {" 've", "'ve"}, {" 're", "'re"}};
     char *cur = strdup(s);
     for (size_t i = 0; cur && i < sizeof pairs / sizeof *pairs; i++) {
+        if (python && !strcmp(pairs[i][0], " do not"))
+            continue;
         char *next = replace_all(cur, pairs[i][0], pairs[i][1]);
         free(cur);
         cur = next;
     }
     return cur;
 }
+
+static char *cleanup(const char *s) { return cleanup_rules(s, false); }
+static char *python_cleanup(const char *s) { return cleanup_rules(s, true); }
 
 /* Rust's String::from_utf8_lossy: each maximal invalid sequence becomes one U+FFFD. */
 static char *utf8_lossy(const char *s, size_t len)
@@ -108,6 +114,23 @@ static void free_tokens(char **t, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         free(t[i]);
+}
+
+/* Python's str.strip(): the text without leading and trailing whitespace, newly allocated. */
+static char *strip_whitespace(const char *s)
+{
+    size_t len = strlen(s), a = 0, b = len, l;
+    while (a < len && cf_uc_is_whitespace(cf_utf8_decode(s + a, &l)))
+        a += l;
+    while (b > a) {
+        size_t k = b - 1;
+        while (k > a && ((unsigned char)s[k] & 0xC0) == 0x80)
+            k--;
+        if (!cf_uc_is_whitespace(cf_utf8_decode(s + k, &l)))
+            break;
+        b = k;
+    }
+    return strndup(s + a, b - a);
 }
 
 static cf_status decode_byte_level(char ***tokens, size_t *n, cf_error *err)
@@ -237,6 +260,135 @@ static char *strip_token(const char *t, uint32_t content, size_t start, size_t s
     return r;
 }
 
+static cf_status decode_chain(const cf_decoder *d, char ***tokens, size_t *n, cf_error *err);
+
+static bool is_special(const cf_decoder *d, const char *t)
+{
+    for (size_t i = 0; i < d->n_specials; i++)
+        if (!strcmp(d->specials[i], t))
+            return true;
+    return false;
+}
+
+/* The run t[0, n) through the inner decoder, appended to b (the run's strings are consumed). */
+static cf_status append_run(const cf_decoder *inner, char **t, size_t n, cf_buf *b, cf_error *err)
+{
+    char **run = malloc((n ? n : 1) * sizeof *run);
+    if (!run)
+        return oom(err);
+    memcpy(run, t, n * sizeof *run);
+    for (size_t i = 0; i < n; i++)
+        t[i] = NULL;
+    cf_status st = n ? decode_chain(inner, &run, &n, err) : CF_OK;
+    for (size_t i = 0; i < n && st == CF_OK; i++)
+        if (!cf_buf_puts(b, run[i]))
+            st = oom(err);
+    free_tokens(run, n);
+    free(run);
+    return st;
+}
+
+/* The slow sentencepiece tokenizers' (MarianTokenizer) convert_tokens_to_string: each run
+ * between special tokens is decoded on its own, every special token is followed by a
+ * space, the whole is stripped, then optionally cleaned up. Leaves one string. */
+static cf_status decode_special_runs(const cf_decoder *d, char ***tokens, size_t *n, cf_error *err)
+{
+    char **t = *tokens;
+    cf_buf b = {0};
+    cf_status st = cf_buf_puts(&b, "") ? CF_OK : oom(err);
+    size_t run_start = 0;
+    for (size_t i = 0; i <= *n && st == CF_OK; i++) {
+        if (i < *n && !is_special(d, t[i]))
+            continue;
+        st = append_run(&d->items[0], t + run_start, i - run_start, &b, err);
+        if (st == CF_OK && i < *n && (!cf_buf_puts(&b, t[i]) || !cf_buf_puts(&b, " ")))
+            st = oom(err);
+        run_start = i + 1;
+    }
+    free_tokens(t, *n);
+    *n = 0;
+    if (st != CF_OK) {
+        cf_buf_free(&b);
+        return st;
+    }
+    char *text = cf_buf_steal(&b);
+    char *v = strip_whitespace(text);
+    free(text);
+    if (v && d->cleanup) {
+        char *c = python_cleanup(v);
+        free(v);
+        v = c;
+    }
+    if (!v)
+        return oom(err);
+    t[0] = v;
+    *n = 1;
+    return CF_OK;
+}
+
+/* Python's str.lower() of s (the full mapping), newly allocated. */
+static char *lower_text(const char *s)
+{
+    cf_buf b = {0};
+    if (!cf_buf_reserve(&b, strlen(s) + 1))
+        return NULL;
+    for (size_t i = 0, l; s[i]; i += l) {
+        uint32_t low[3];
+        int k = cf_uc_lower(cf_utf8_decode(s + i, &l), low);
+        for (int j = 0; j < k; j++) {
+            char u[4];
+            if (!cf_buf_append(&b, u, cf_utf8_encode(low[j], u))) {
+                cf_buf_free(&b);
+                return NULL;
+            }
+        }
+    }
+    if (!cf_buf_puts(&b, "")) {
+        cf_buf_free(&b);
+        return NULL;
+    }
+    return cf_buf_steal(&b);
+}
+
+/* Wav2Vec2CTCTokenizer.convert_tokens_to_string + _decode: group repeated tokens, drop the
+ * blank (pad) token, the word delimiter becomes replace_char, join, strip, lowercase when
+ * do_lower_case, clean up. Leaves one string. */
+static cf_status decode_ctc_slow(const cf_decoder *d, char ***tokens, size_t *n, cf_error *err)
+{
+    char **t = *tokens;
+    cf_buf b = {0};
+    bool ok = cf_buf_puts(&b, "");
+    for (size_t i = 0; i < *n && ok; i++) {
+        if ((i > 0 && !strcmp(t[i], t[i - 1])) || !strcmp(t[i], d->content))
+            continue;
+        ok = cf_buf_puts(&b, !strcmp(t[i], d->word_delimiter) ? d->replace_char : t[i]);
+    }
+    free_tokens(t, *n);
+    *n = 0;
+    if (!ok) {
+        cf_buf_free(&b);
+        return oom(err);
+    }
+    char *text = cf_buf_steal(&b);
+    char *v = strip_whitespace(text);
+    free(text);
+    if (v && d->lowercase) {
+        char *low = lower_text(v);
+        free(v);
+        v = low;
+    }
+    if (v && d->cleanup) {
+        char *c = python_cleanup(v);
+        free(v);
+        v = c;
+    }
+    if (!v)
+        return oom(err);
+    t[0] = v;
+    *n = 1;
+    return CF_OK;
+}
+
 static cf_status decode_chain(const cf_decoder *d, char ***tokens, size_t *n, cf_error *err)
 {
     char **t = *tokens;
@@ -351,6 +503,10 @@ static cf_status decode_chain(const cf_decoder *d, char ***tokens, size_t *n, cf
         *n = w;
         return st;
     }
+    case CF_DEC_SPECIAL_RUNS:
+        return decode_special_runs(d, tokens, n, err);
+    case CF_DEC_CTC_SLOW:
+        return decode_ctc_slow(d, tokens, n, err);
     case CF_DEC_BPE: {
         for (size_t i = 0; i < *n; i++)
             if (!set_token(&t[i], replace_all(t[i], d->content, i + 1 == *n ? "" : " ")))
@@ -383,8 +539,8 @@ cf_status cf_decoder_parse(const cJSON *j, cf_decoder *out, cf_error *err)
         const cJSON *it;
         cJSON_ArrayForEach(it, arr)
         {
-            CF_TRY(cf_decoder_parse(it, &out->items[out->n_items], err));
-            out->n_items++;
+            /* counted first: a half-parsed item is freed with the rest */
+            CF_TRY(cf_decoder_parse(it, &out->items[out->n_items++], err));
         }
         return CF_OK;
     }
@@ -449,6 +605,45 @@ cf_status cf_decoder_parse(const cJSON *j, cf_decoder *out, cf_error *err)
         out->word_delimiter = strdup(delim);
         return out->content && out->word_delimiter ? CF_OK : oom(err);
     }
+    if (!strcmp(type, "Wav2Vec2CTC")) {
+        /* Written only by the Wav2Vec2 legacy converter: see decode_ctc_slow. */
+        out->kind = CF_DEC_CTC_SLOW;
+        const char *pad = "<pad>", *delim = "|", *rc = " ";
+        CF_TRY(cf_json_string(j, "pad_token", w, &pad, err));
+        CF_TRY(cf_json_string(j, "word_delimiter_token", w, &delim, err));
+        CF_TRY(cf_json_string(j, "replace_word_delimiter_char", w, &rc, err));
+        CF_TRY(cf_json_bool(j, "do_lower_case", w, &out->lowercase, err));
+        CF_TRY(cf_json_bool(j, "cleanup", w, &out->cleanup, err));
+        out->content = strdup(pad);
+        out->word_delimiter = strdup(delim);
+        out->replace_char = strdup(rc);
+        return out->content && out->word_delimiter && out->replace_char ? CF_OK : oom(err);
+    }
+    if (!strcmp(type, "SentencePieceRuns")) {
+        /* Written only by the sentencepiece converter (Marian): see decode_special_runs. */
+        out->kind = CF_DEC_SPECIAL_RUNS;
+        const cJSON *inner = cJSON_GetObjectItemCaseSensitive(j, "decoder"), *arr = NULL;
+        CF_TRY(cf_json_array(j, "special_tokens", w, &arr, err));
+        CF_TRY(cf_json_bool(j, "cleanup", w, &out->cleanup, err));
+        if (!cJSON_IsObject(inner))
+            return cf_fail(err, CF_ERR_FORMAT, "SentencePieceRuns decoder needs a \"decoder\" object");
+        if (!(out->items = calloc(1, sizeof *out->items)))
+            return oom(err);
+        out->n_items = 1;
+        CF_TRY(cf_decoder_parse(inner, &out->items[0], err));
+        size_t n = arr ? (size_t)cJSON_GetArraySize(arr) : 0;
+        if (!(out->specials = calloc(n ? n : 1, sizeof *out->specials)))
+            return oom(err);
+        const cJSON *it;
+        cJSON_ArrayForEach(it, arr)
+        {
+            if (!cJSON_IsString(it))
+                return cf_fail(err, CF_ERR_FORMAT, "SentencePieceRuns decoder: special_tokens must be strings");
+            if (!(out->specials[out->n_specials++] = strdup(it->valuestring)))
+                return oom(err);
+        }
+        return CF_OK;
+    }
     if (!strcmp(type, "BPEDecoder")) {
         out->kind = CF_DEC_BPE;
         const char *suffix = "</w>";
@@ -466,6 +661,10 @@ void cf_decoder_free(cf_decoder *d)
     free(d->prefix);
     free(d->content);
     free(d->word_delimiter);
+    free(d->replace_char);
+    for (size_t i = 0; i < d->n_specials; i++)
+        free(d->specials[i]);
+    free(d->specials);
     cf_regex_free(d->pattern);
     memset(d, 0, sizeof *d);
 }

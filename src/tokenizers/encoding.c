@@ -83,6 +83,20 @@ void cf_enc_free(cf_enc *e)
     memset(e, 0, sizeof *e);
 }
 
+bool cf_enc_reserve(cf_enc *e, size_t n) { return reserve(e, n); }
+
+cf_status cf_enc_merge_owned(cf_enc *a, cf_enc *b, cf_error *err)
+{
+    bool a_empty = a->n == 0 && a->n_over == 0 && !a->ranges[0].present && !a->ranges[1].present;
+    if (!a_empty)
+        return cf_enc_merge(a, b, err);
+    /* merging into nothing gives b itself */
+    cf_enc_free(a);
+    *a = *b;
+    memset(b, 0, sizeof *b);
+    return CF_OK;
+}
+
 cf_status cf_enc_copy(cf_enc *dst, const cf_enc *src, cf_error *err)
 {
     memset(dst, 0, sizeof *dst);
@@ -371,10 +385,8 @@ cf_status cf_enc_finalize(cf_enc *e, cf_encoding *out, cf_error *err)
         return oom(err);
     char *text = (char *)(tokens + n);
     for (size_t i = 0; i < n; i++) {
-        size_t l = strlen(e->tokens[i]) + 1;
-        memcpy(text, e->tokens[i], l);
         tokens[i] = text;
-        text += l;
+        text = stpcpy(text, e->tokens[i]) + 1;
     }
     free(e->tokens);
     e->tokens = NULL;

@@ -64,7 +64,7 @@ static void merge_put(cf_merge_map *mm, uint32_t a, uint32_t b, uint32_t rank, u
 /* ------------------------------------------------------------ word cache */
 
 #define CACHE_SHARDS 16
-#define CACHE_SHARD_SLOTS 1024 /* 16K words in all; a full shard stops caching */
+#define CACHE_SHARD_SLOTS 4096 /* 64K slots in all; a shard 3/4 full stops caching */
 #define CACHE_MAX_WORD 256
 
 typedef struct cache_entry {
@@ -274,7 +274,19 @@ typedef struct merge_item {
 typedef struct heap {
     merge_item *v;
     size_t n, cap;
+    bool borrowed; /* v is a caller's buffer (not malloc'ed) */
 } heap;
+
+/* Grow a buffer that may start as a caller's stack array. */
+static void *grow(void *v, bool *borrowed, size_t old_n, size_t new_cap, size_t size)
+{
+    void *nv = *borrowed ? malloc(new_cap * size) : realloc(v, new_cap * size);
+    if (nv && *borrowed)
+        memcpy(nv, v, old_n * size);
+    if (nv)
+        *borrowed = false;
+    return nv;
+}
 
 static bool item_less(merge_item a, merge_item b) { return a.rank < b.rank || (a.rank == b.rank && a.pos < b.pos); }
 
@@ -282,7 +294,7 @@ static bool heap_push(heap *h, merge_item x)
 {
     if (h->n == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 64;
-        merge_item *v = realloc(h->v, cap * sizeof *v);
+        merge_item *v = grow(h->v, &h->borrowed, h->n, cap, sizeof *v);
         if (!v)
             return false;
         h->v = v;
@@ -320,13 +332,14 @@ static merge_item heap_pop(heap *h)
 typedef struct word {
     symbol *v;
     size_t n, cap;
+    bool borrowed;
 } word;
 
 static bool word_add(word *w, uint32_t id, size_t len)
 {
     if (w->n == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 32;
-        symbol *v = realloc(w->v, cap * sizeof *v);
+        symbol *v = grow(w->v, &w->borrowed, w->n, cap, sizeof *v);
         if (!v)
             return false;
         w->v = v;
@@ -342,12 +355,14 @@ static cf_status merge_all(const cf_merge_map *mm, word *w, cf_error *err)
     if (w->n < 2)
         return CF_OK;
     w->v[w->n - 1].next = -1;
-    heap h = {0};
+    merge_item stack_items[128];
+    heap h = {stack_items, 0, 128, true};
     uint32_t rank, nid;
     for (size_t i = 0; i + 1 < w->n; i++)
         if (merge_find(mm, w->v[i].id, w->v[i + 1].id, &rank, &nid) &&
             !heap_push(&h, (merge_item){rank, (uint32_t)i, nid})) {
-            free(h.v);
+            if (!h.borrowed)
+                free(h.v);
             return oom(err);
         }
     while (h.n) {
@@ -371,11 +386,13 @@ static cf_status merge_all(const cf_merge_map *mm, word *w, cf_error *err)
         if (ok && cur->next >= 0 && merge_find(mm, cur->id, w->v[cur->next].id, &rank, &nid))
             ok = heap_push(&h, (merge_item){rank, top.pos, nid});
         if (!ok) {
-            free(h.v);
+            if (!h.borrowed)
+                free(h.v);
             return oom(err);
         }
     }
-    free(h.v);
+    if (!h.borrowed)
+        free(h.v);
     return CF_OK;
 }
 
@@ -471,7 +488,8 @@ cf_status cf_bpe_tokenize(const cf_model *m, const char *s, size_t len, cf_toks 
         if (cache_get(m->cache, s, len, h, out, &failed))
             return failed ? oom(err) : CF_OK;
     }
-    word w = {0};
+    symbol stack_symbols[64];
+    word w = {stack_symbols, 0, 64, true};
     cf_status st = build_word(m, s, len, &w, err);
     if (st == CF_OK)
         st = merge_all(&m->merges, &w, err);
@@ -485,6 +503,7 @@ cf_status cf_bpe_tokenize(const cf_model *m, const char *s, size_t len, cf_toks 
     }
     if (st == CF_OK && cacheable)
         cache_put(m->cache, s, len, h, out->v + first, out->n - first);
-    free(w.v);
+    if (!w.borrowed)
+        free(w.v);
     return st;
 }

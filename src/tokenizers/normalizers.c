@@ -93,7 +93,8 @@ static cf_status bert_chinese_chars(cf_normalized *ns, cf_error *err)
     return st;
 }
 
-static cf_status lowercase(cf_normalized *ns, cf_error *err)
+/* Each char through a case mapping (one char may become several). */
+static cf_status case_map(cf_normalized *ns, int (*map)(uint32_t, uint32_t[3]), cf_error *err)
 {
     cf_norm_changes ch = {0};
     bool changed = false, ok = true;
@@ -102,7 +103,7 @@ static cf_status lowercase(cf_normalized *ns, cf_error *err)
         uint32_t c = cf_utf8_decode(ns->text + i, &n);
         i += n;
         uint32_t low[3];
-        int k = cf_uc_lower(c, low);
+        int k = map(c, low);
         changed |= k != 1 || low[0] != c;
         for (int j = 0; j < k && ok; j++)
             ok = cf_norm_changes_push(&ch, low[j], j > 0);
@@ -290,7 +291,7 @@ cf_status cf_normalizer_apply(const cf_normalizer *nz, cf_normalized *ns, cf_err
             CF_TRY(filter(ns, is_mn, err));
         }
         if (nz->lowercase)
-            CF_TRY(lowercase(ns, err));
+            CF_TRY(case_map(ns, cf_uc_lower, err));
         return CF_OK;
     }
     case CF_NORM_NFC:
@@ -302,7 +303,9 @@ cf_status cf_normalizer_apply(const cf_normalizer *nz, cf_normalized *ns, cf_err
     case CF_NORM_NFKD:
         return apply_decompose(ns, true, err);
     case CF_NORM_LOWERCASE:
-        return lowercase(ns, err);
+        return case_map(ns, cf_uc_lower, err);
+    case CF_NORM_UPPERCASE:
+        return case_map(ns, cf_uc_upper, err);
     case CF_NORM_STRIP_ACCENTS:
         return filter(ns, is_mn, err);
     case CF_NORM_REPLACE:
@@ -401,8 +404,8 @@ cf_status cf_normalizer_parse(const cJSON *j, cf_normalizer *out, cf_error *err)
         const cJSON *it;
         cJSON_ArrayForEach(it, arr)
         {
-            CF_TRY(cf_normalizer_parse(it, &out->items[out->n_items], err));
-            out->n_items++;
+            /* counted first: a half-parsed item is freed with the rest */
+            CF_TRY(cf_normalizer_parse(it, &out->items[out->n_items++], err));
         }
         return CF_OK;
     }
@@ -420,12 +423,13 @@ cf_status cf_normalizer_parse(const cJSON *j, cf_normalizer *out, cf_error *err)
             return cf_fail(err, CF_ERR_FORMAT, "BertNormalizer: \"strip_accents\" must be true, false or null");
         return CF_OK;
     }
+    /* "Uppercase" is not a tokenizers type: only the Wav2Vec2 legacy converter writes it. */
     static const struct {
         const char *name;
         cf_normalizer_kind kind;
     } simple[] = {{"NFC", CF_NORM_NFC},           {"NFD", CF_NORM_NFD},
                   {"NFKC", CF_NORM_NFKC},         {"NFKD", CF_NORM_NFKD},
-                  {"Lowercase", CF_NORM_LOWERCASE}, {"StripAccents", CF_NORM_STRIP_ACCENTS}};
+                  {"Lowercase", CF_NORM_LOWERCASE}, {"Uppercase", CF_NORM_UPPERCASE}, {"StripAccents", CF_NORM_STRIP_ACCENTS}};
     for (size_t i = 0; i < sizeof simple / sizeof *simple; i++)
         if (!strcmp(type, simple[i].name)) {
             out->kind = simple[i].kind;

@@ -210,13 +210,15 @@ cf_status cf_post_process(const cf_post *p, cf_enc *a, cf_enc *b, bool add_speci
         return oom(err);
     size_t n_parts = 0;
     cf_status st = process_encodings(p, enc, n, add_special_tokens, parts, &n_parts, err);
-    for (size_t i = 0; st == CF_OK && n_parts == 0 && i < n; i++) /* the encodings are the parts */
-        st = cf_enc_copy(&parts[i], enc[i], err);
+    for (size_t i = 0; st == CF_OK && n_parts == 0 && i < n; i++) { /* the encodings are the parts */
+        parts[i] = *enc[i];
+        memset(enc[i], 0, sizeof *enc[i]);
+    }
     if (st == CF_OK && n_parts == 0)
         n_parts = n;
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < n_parts && st == CF_OK; i++)
-        st = cf_enc_merge(out, &parts[i], err);
+        st = cf_enc_merge_owned(out, &parts[i], err);
     for (size_t i = 0; i < max_parts; i++)
         cf_enc_free(&parts[i]);
     free(parts);
@@ -226,8 +228,11 @@ cf_status cf_post_process(const cf_post *p, cf_enc *a, cf_enc *b, bool add_speci
 cf_status cf_post_default(cf_enc *a, cf_enc *b, cf_enc *out, cf_error *err)
 {
     memset(out, 0, sizeof *out);
-    if (!b)
-        return cf_enc_copy(out, a, err);
+    if (!b) {
+        *out = *a;
+        memset(a, 0, sizeof *a);
+        return CF_OK;
+    }
     cf_enc_set_sequence(a, 0);
     CF_TRY(cf_enc_merge(out, a, err));
     cf_enc_set_sequence(b, 1);
@@ -376,8 +381,8 @@ cf_status cf_post_parse(const cJSON *j, cf_post *out, cf_error *err)
         const cJSON *it;
         cJSON_ArrayForEach(it, arr)
         {
-            CF_TRY(cf_post_parse(it, &out->items[out->n_items], err));
-            out->n_items++;
+            /* counted first: a half-parsed item is freed with the rest */
+            CF_TRY(cf_post_parse(it, &out->items[out->n_items++], err));
         }
         return CF_OK;
     }

@@ -316,8 +316,8 @@ cf_status cf_pretokenizer_parse(const cJSON *j, cf_pretokenizer *out, cf_error *
         const cJSON *it;
         cJSON_ArrayForEach(it, arr)
         {
-            CF_TRY(cf_pretokenizer_parse(it, &out->items[out->n_items], err));
-            out->n_items++;
+            /* counted first: a half-parsed item is freed with the rest */
+            CF_TRY(cf_pretokenizer_parse(it, &out->items[out->n_items++], err));
         }
         return CF_OK;
     }

@@ -15,7 +15,7 @@ bool cf_toks_push(cf_toks *t, int64_t id, size_t start, size_t end)
         t->v = v;
         t->cap = cap;
     }
-    t->v[t->n++] = (cf_tok){id, (uint32_t)start, (uint32_t)end};
+    t->v[t->n++] = (cf_tok){id, (uint32_t)start, (uint32_t)end, 0};
     return true;
 }
 
@@ -89,7 +89,7 @@ cf_status cf_pretokenized_push(cf_pretokenized *p, cf_normalized *ns, cf_error *
         p->v = v;
         p->cap = cap;
     }
-    p->v[p->n++] = (cf_split){*ns, false, false, NULL, {0}};
+    p->v[p->n++] = (cf_split){*ns, false, false, NULL, {0}, 0};
     memset(ns, 0, sizeof *ns);
     return CF_OK;
 }

@@ -119,6 +119,7 @@ cf_status cf_tokenizer_from_json(const cJSON *doc, const char *where, cf_tokeniz
         return st;
     }
     tok->vocab_size = count_vocab(tok);
+    tok->fast = cf_fast_kind_of(&tok->pretok, tok->has_pretok, &tok->model);
     *out = tok;
     return CF_OK;
 }
@@ -366,10 +367,117 @@ static void char_map_convert(const char_map *m, size_t start, size_t end, int64_
         *ce = (int64_t)s + 1;
 }
 
+/* The model's tokens for one split. */
+static cf_status tokenize_split(const cf_tokenizer *tok, cf_split *sp, cf_error *err)
+{
+    CF_TRY(cf_model_tokenize(&tok->model, sp->ns.text, sp->ns.len, &sp->toks, err));
+    sp->tokenized = true;
+    if (tok->model.kind != CF_MODEL_UNIGRAM || tok->model.unigram_mapped)
+        return CF_OK;
+    /* Unigram tokens are the text they cover (an unknown piece keeps its text); a mapped
+     * model's are its vocabulary's strings, as the slow tokenizer converts ids back. */
+    size_t total = 0;
+    for (size_t k = 0; k < sp->toks.n; k++)
+        total += sp->toks.v[k].end - sp->toks.v[k].start + 1;
+    if (!(sp->values = malloc(total + 1)))
+        return oom(err);
+    char *w = sp->values;
+    for (size_t k = 0; k < sp->toks.n; k++) {
+        size_t l = sp->toks.v[k].end - sp->toks.v[k].start;
+        memcpy(w, sp->ns.text + sp->toks.v[k].start, l);
+        w[l] = '\0';
+        w += l + 1;
+    }
+    return CF_OK;
+}
+
+/* Replace split i by what the pre-tokenizer makes of it; *n gets the number of pieces. */
+static cf_status pretokenize_one(const cf_tokenizer *tok, cf_pretokenized *pre, size_t i, size_t *n, cf_error *err)
+{
+    cf_pretokenized one = {pre->original, pre->original_len, NULL, 0, 0};
+    cf_status st = cf_pretokenized_push(&one, &pre->v[i].ns, err);
+    if (st == CF_OK)
+        st = cf_pretokenizer_apply(&tok->pretok, &one, err);
+    size_t need = pre->n - 1 + one.n;
+    if (st == CF_OK && need > pre->cap) {
+        cf_split *v = realloc(pre->v, need * sizeof *v);
+        if (!v)
+            st = oom(err);
+        else {
+            pre->v = v;
+            pre->cap = need;
+        }
+    }
+    if (st != CF_OK) {
+        cf_pretokenized_free(&one);
+        return st;
+    }
+    cf_split gone = pre->v[i];
+    memmove(pre->v + i + one.n, pre->v + i + 1, (pre->n - i - 1) * sizeof *pre->v);
+    memcpy(pre->v + i, one.v, one.n * sizeof *one.v);
+    pre->n = need;
+    free(gone.toks.v);
+    free(gone.values);
+    free(one.v);
+    *n = one.n;
+    return CF_OK;
+}
+
+/* Pre-tokenize and tokenize every split, through the direct word paths where they apply
+ * (see fast_words.c) and the general pre-tokenizer elsewhere; the same splits, words and
+ * early exit (token_limit) as the general path. *n_splits: how many splits to keep. */
+static cf_status tokenize_fast(const cf_tokenizer *tok, cf_pretokenized *pre, size_t token_limit, size_t *n_splits,
+                               cf_error *err)
+{
+    size_t n_tokens = 0, word = 0;
+    for (size_t i = 0; i < pre->n; i++) {
+        cf_split *sp = &pre->v[i];
+        sp->first_word = word;
+        bool stopped = false;
+        if (sp->tokenized) {
+            word++;
+        } else {
+            size_t n_words = 0;
+            bool handled;
+            CF_TRY(cf_fast_tokenize_split(tok, &sp->ns, token_limit ? token_limit - n_tokens : 0, &sp->toks, &n_words,
+                                          &handled, &stopped, err));
+            if (handled) {
+                sp->tokenized = true;
+                word += n_words;
+            } else {
+                size_t n;
+                CF_TRY(pretokenize_one(tok, pre, i, &n, err));
+                for (size_t k = i; k < i + n && !stopped; k++) {
+                    pre->v[k].first_word = word++;
+                    CF_TRY(tokenize_split(tok, &pre->v[k], err));
+                    n_tokens += pre->v[k].toks.n;
+                    if (token_limit && n_tokens >= token_limit) {
+                        *n_splits = k + 1;
+                        return CF_OK;
+                    }
+                }
+                i += n - 1;
+                continue;
+            }
+        }
+        n_tokens += sp->toks.n;
+        if (stopped || (token_limit && n_tokens >= token_limit)) {
+            *n_splits = i + 1;
+            return CF_OK;
+        }
+    }
+    *n_splits = pre->n;
+    return CF_OK;
+}
+
 /* One sequence through added tokens, normalizer, pre-tokenizer and model. The pieces stay in
- * `pre` (token strings may point into them) until the encoding is finalized. */
-static cf_status encode_sequence(const cf_tokenizer *tok, const char *text, int64_t type_id, cf_pretokenized *pre,
-                                 cf_enc *out, cf_error *err)
+ * `pre` (token strings may point into them) until the encoding is finalized.
+ * A nonzero `token_limit` is the early exit of right-side truncation (tokenizers >= 0.23.1,
+ * PreTokenizedString::tokenize_with_limit): the pre-tokenized splits are tokenized in order
+ * and the ones after the split that brings the count to `token_limit` are dropped, so the
+ * overflowing windows only cover that prefix. */
+static cf_status encode_sequence(const cf_tokenizer *tok, const char *text, int64_t type_id, size_t token_limit,
+                                 cf_pretokenized *pre, cf_enc *out, cf_error *err)
 {
     memset(out, 0, sizeof *out);
     size_t len = strlen(text);
@@ -379,34 +487,33 @@ static cf_status encode_sequence(const cf_tokenizer *tok, const char *text, int6
                        (unsigned char)text[bad], bad);
     CF_TRY(cf_added_extract_and_normalize(&tok->added, tok->has_normalizer ? &tok->normalizer : NULL, text, len,
                                           pre, err));
-    if (tok->has_pretok)
-        CF_TRY(cf_pretokenizer_apply(&tok->pretok, pre, err));
-    for (size_t i = 0; i < pre->n; i++) {
-        cf_split *sp = &pre->v[i];
-        if (sp->tokenized)
-            continue;
-        CF_TRY(cf_model_tokenize(&tok->model, sp->ns.text, sp->ns.len, &sp->toks, err));
-        sp->tokenized = true;
-        if (tok->model.kind == CF_MODEL_UNIGRAM) {
-            /* Unigram tokens are the text they cover (an unknown piece keeps its text). */
-            size_t total = 0;
-            for (size_t k = 0; k < sp->toks.n; k++)
-                total += sp->toks.v[k].end - sp->toks.v[k].start + 1;
-            if (!(sp->values = malloc(total + 1)))
-                return oom(err);
-            char *w = sp->values;
-            for (size_t k = 0; k < sp->toks.n; k++) {
-                size_t l = sp->toks.v[k].end - sp->toks.v[k].start;
-                memcpy(w, sp->ns.text + sp->toks.v[k].start, l);
-                w[l] = '\0';
-                w += l + 1;
-            }
+    size_t n_splits;
+    if (tok->fast != CF_FAST_NONE) {
+        CF_TRY(tokenize_fast(tok, pre, token_limit, &n_splits, err));
+    } else {
+        if (tok->has_pretok)
+            CF_TRY(cf_pretokenizer_apply(&tok->pretok, pre, err));
+        size_t n_tokens = 0;
+        n_splits = pre->n;
+        for (size_t i = 0; i < n_splits; i++) {
+            cf_split *sp = &pre->v[i];
+            sp->first_word = i;
+            if (!sp->tokenized)
+                CF_TRY(tokenize_split(tok, sp, err));
+            n_tokens += sp->toks.n;
+            if (token_limit && n_tokens >= token_limit)
+                n_splits = i + 1;
         }
     }
+    size_t total = 0;
+    for (size_t i = 0; i < n_splits; i++)
+        total += pre->v[i].toks.n;
+    if (!cf_enc_reserve(out, total))
+        return oom(err);
     char_map cm;
     CF_TRY(char_map_build(&cm, text, len, err));
     cf_status st = CF_OK;
-    for (size_t i = 0; i < pre->n && st == CF_OK; i++) {
+    for (size_t i = 0; i < n_splits && st == CF_OK; i++) {
         cf_split *sp = &pre->v[i];
         const char *value_at = sp->values;
         for (size_t k = 0; k < sp->toks.n && st == CF_OK; k++) {
@@ -423,7 +530,7 @@ static cf_status encode_sequence(const cf_tokenizer *tok, const char *text, int6
                 value_at += t->end - t->start + 1;
             if (!value)
                 value = "";
-            if (!cf_enc_push(out, t->id, type_id, value, cs, ce, 0, (int64_t)i))
+            if (!cf_enc_push(out, t->id, type_id, value, cs, ce, 0, (int64_t)(sp->first_word + t->word)))
                 st = oom(err);
         }
     }
@@ -451,11 +558,13 @@ static cf_status encode_unpadded(const cf_tokenizer *tok, const char *text, cons
     if (!text)
         return cf_fail(err, CF_ERR_INVALID_ARG, "encode: text is NULL");
     cf_enc a = {0}, b = {0};
-    cf_status st = encode_sequence(tok, text, 0, &job->pre[0], &a, err);
+    bool truncating = opt->truncation != CF_TRUNCATE_NONE && opt->max_length > 0;
+    size_t token_limit = truncating ? (size_t)opt->max_length : 0;
+    cf_status st = encode_sequence(tok, text, 0, token_limit, &job->pre[0], &a, err);
     if (st == CF_OK && pair)
-        st = encode_sequence(tok, pair, 1, &job->pre[1], &b, err);
+        st = encode_sequence(tok, pair, 1, token_limit, &job->pre[1], &b, err);
     bool add_special = opt->add_special_tokens != 0;
-    if (st == CF_OK && opt->truncation != CF_TRUNCATE_NONE && opt->max_length > 0) {
+    if (st == CF_OK && truncating) {
         size_t n_added = add_special && tok->has_post ? cf_post_added_tokens(&tok->post, pair != NULL) : 0;
         if ((size_t)opt->max_length < n_added)
             st = cf_fail(err, CF_ERR_INVALID_ARG, "max_length %lld is smaller than the %zu special tokens added",

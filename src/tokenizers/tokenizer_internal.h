@@ -37,6 +37,8 @@ bool cf_uc_is_mark_nonspacing(uint32_t c);
 bool cf_uc_is_cjk(uint32_t c);
 /* Full lowercase mapping as Rust's char::to_lowercase (up to 3 chars); returns the count. */
 int cf_uc_lower(uint32_t c, uint32_t out[3]);
+/* Uppercase mapping (utf8proc's simple mapping, one char); returns the count. */
+int cf_uc_upper(uint32_t c, uint32_t out[3]);
 
 /* ------------------------------------------------------------ regex (PCRE2, Unicode) */
 
@@ -55,6 +57,7 @@ cf_status cf_parse_pattern(const cJSON *j, const char *where, cf_regex **out, cf
 typedef struct cf_tok {
     int64_t id;
     uint32_t start, end; /* bytes within the split's normalized text */
+    uint32_t word;       /* pre-token within the split (the fast paths make several) */
 } cf_tok;
 
 typedef struct cf_toks {
@@ -69,6 +72,7 @@ typedef struct cf_split {
     bool added;     /* an added token matched in the text */
     char *values;   /* NUL-separated token texts when the model reports its matched text (Unigram) */
     cf_toks toks;
+    size_t first_word; /* word index of its first pre-token */
 } cf_split;
 
 typedef struct cf_pretokenized {
@@ -122,6 +126,7 @@ typedef enum cf_normalizer_kind {
     CF_NORM_NFKC,
     CF_NORM_NFKD,
     CF_NORM_LOWERCASE,
+    CF_NORM_UPPERCASE,
     CF_NORM_STRIP_ACCENTS,
     CF_NORM_REPLACE,
     CF_NORM_PREPEND,
@@ -215,7 +220,8 @@ typedef struct cf_model {
     int64_t byte_ids[256]; /* "<0xXX>" ids for byte_fallback, -1 if absent */
     cf_bpe_cache *cache;
     /* Unigram */
-    void *unigram; /* cf_unigram */
+    void *unigram;       /* cf_unigram */
+    bool unigram_mapped; /* ids/tokens from "vocab", segmentation from "lattice" (Marian) */
     double *scores;
 } cf_model;
 
@@ -258,6 +264,10 @@ bool cf_enc_push(cf_enc *e, int64_t id, int64_t type_id, const char *token, int6
                  int64_t special, int64_t word);
 /* Append `b` (and combine overflowing windows the way Encoding::merge_with does). */
 cf_status cf_enc_merge(cf_enc *a, const cf_enc *b, cf_error *err);
+/* The same, but b may be consumed (moved into an empty a). */
+cf_status cf_enc_merge_owned(cf_enc *a, cf_enc *b, cf_error *err);
+/* Room for n tokens in all. */
+bool cf_enc_reserve(cf_enc *e, size_t n);
 cf_status cf_enc_copy(cf_enc *dst, const cf_enc *src, cf_error *err);
 void cf_enc_set_sequence(cf_enc *e, int seq); /* also on its overflowing windows */
 void cf_enc_free(cf_enc *e);
@@ -303,11 +313,11 @@ typedef struct cf_post {
 
 cf_status cf_post_parse(const cJSON *j, cf_post *out, cf_error *err);
 size_t cf_post_added_tokens(const cf_post *p, bool is_pair);
-/* Adds the special tokens; encodings[1] may be NULL; the result goes to *out. */
+/* Adds the special tokens; b may be NULL; the result goes to *out (a and b may be consumed). */
 cf_status cf_post_process(const cf_post *p, cf_enc *a, cf_enc *b, bool add_special_tokens, cf_enc *out,
                           cf_error *err);
 void cf_post_free(cf_post *p);
-/* The processing of a tokenizer without post-processor. */
+/* The processing of a tokenizer without post-processor (a and b may be consumed). */
 cf_status cf_post_default(cf_enc *a, cf_enc *b, cf_enc *out, cf_error *err);
 
 /* ------------------------------------------------------------ decoders */
@@ -322,7 +332,9 @@ typedef enum cf_decoder_kind {
     CF_DEC_STRIP,
     CF_DEC_REPLACE,
     CF_DEC_CTC,
-    CF_DEC_BPE
+    CF_DEC_BPE,
+    CF_DEC_SPECIAL_RUNS,
+    CF_DEC_CTC_SLOW
 } cf_decoder_kind;
 
 typedef struct cf_decoder {
@@ -337,6 +349,10 @@ typedef struct cf_decoder {
     cf_regex *pattern;     /* Replace */
     int64_t start, stop;   /* Strip */
     char *word_delimiter;  /* CTC */
+    char *replace_char;    /* Wav2Vec2CTC: what the word delimiter becomes */
+    bool lowercase;        /* Wav2Vec2CTC */
+    char **specials;       /* SentencePieceRuns: the tokens that end a run */
+    size_t n_specials;
 } cf_decoder;
 
 cf_status cf_decoder_parse(const cJSON *j, cf_decoder *out, cf_error *err);
@@ -372,6 +388,21 @@ cf_status cf_added_extract_and_normalize(const cf_added_vocab *av, const cf_norm
 const cf_added_token *cf_added_find_id(const cf_added_vocab *av, int64_t id);
 void cf_added_free(cf_added_vocab *av);
 
+/* ------------------------------------------------------------ direct word paths (fast_words.c) */
+
+typedef enum cf_fast_kind { CF_FAST_NONE, CF_FAST_BYTE_LEVEL, CF_FAST_BERT } cf_fast_kind;
+
+/* Which direct path fits a pre-tokenizer + model pair. */
+cf_fast_kind cf_fast_kind_of(const cf_pretokenizer *pt, bool has_pretok, const cf_model *m);
+
+struct cf_tokenizer;
+/* Pre-tokenize and tokenize one untokenized split directly: tokens (offsets in ns, word =
+ * pre-token index within the split) go to out, *n_words counts the pre-tokens. *handled is
+ * false when this split needs the general path. With a nonzero budget, stops after the
+ * pre-token whose tokens bring out->n to it (*stopped). */
+cf_status cf_fast_tokenize_split(const struct cf_tokenizer *tok, const cf_normalized *ns, size_t budget,
+                                 cf_toks *out, size_t *n_words, bool *handled, bool *stopped, cf_error *err);
+
 /* ------------------------------------------------------------ the tokenizer */
 
 typedef struct cf_special_roles {
@@ -396,6 +427,7 @@ struct cf_tokenizer {
     bool clean_up_tokenization_spaces;
     char *tokenizer_class;
     size_t vocab_size;
+    cf_fast_kind fast;
 };
 
 /* Build from a parsed tokenizer.json document (the legacy converters produce one too). */

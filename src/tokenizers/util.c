@@ -138,6 +138,16 @@ int cf_uc_lower(uint32_t c, uint32_t out[3])
     return 1;
 }
 
+int cf_uc_upper(uint32_t c, uint32_t out[3])
+{
+    if (c < 0x80) {
+        out[0] = (c >= 'a' && c <= 'z') ? c - 32 : c;
+        return 1;
+    }
+    out[0] = (uint32_t)utf8proc_toupper((utf8proc_int32_t)c);
+    return 1;
+}
+
 /* ------------------------------------------------------------ regex */
 
 struct cf_regex {

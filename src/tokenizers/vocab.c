@@ -60,8 +60,10 @@ cf_status cf_vocab_add(cf_vocab *v, const char *token, size_t len, int64_t id, b
 {
     if (added)
         *added = false;
-    if (id < 0 || id > (int64_t)1 << 31)
-        return cf_fail(err, CF_ERR_FORMAT, "token id %lld out of range", (long long)id);
+    /* ids index a table: real vocabularies stay far below this (the largest are ~1M) */
+    if (id < 0 || id >= CF_VOCAB_MAX_ID)
+        return cf_fail(err, CF_ERR_FORMAT, "token id %lld is out of range (ids must be 0..%d)", (long long)id,
+                       CF_VOCAB_MAX_ID - 1);
     if (memchr(token, '\0', len))
         return cf_fail(err, CF_ERR_FORMAT, "token with id %lld contains a NUL byte", (long long)id);
     if (cf_vocab_find(v, token, len) >= 0)

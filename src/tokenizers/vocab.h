@@ -8,6 +8,8 @@
 
 #include "core/error.h"
 
+#define CF_VOCAB_MAX_ID (1 << 24)
+
 typedef struct cf_vocab {
     char **by_id;      /* by_id[id] or NULL where the id is unused */
     size_t n_ids;      /* 1 + largest id */

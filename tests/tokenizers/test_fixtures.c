@@ -289,3 +289,64 @@ Test(tokenizer_fixtures, from_legacy_files)
     fprintf(stderr, "legacy files: %zu/%zu cases pass\n", total.passed, total.cases);
     cr_expect_eq(total.passed, total.cases, "%zu of %zu legacy cases differ", total.cases - total.passed, total.cases);
 }
+
+/* Translation folders with a separate target side (Marian's target.spm): "target_ids" is the
+ * input encoded as target text, "target_decode*" those ids decoded back. */
+static void run_target_cases(const char *dir, tally *total)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/cases.json", dir);
+    cJSON *doc = cf_test_read_json(path);
+    const cJSON *cases = cJSON_GetObjectItem(doc, "cases"), *c;
+    bool any = false;
+    cJSON_ArrayForEach(c, cases) any |= cJSON_IsArray(cJSON_GetObjectItem(c, "target_ids"));
+    if (!any) {
+        cJSON_Delete(doc);
+        return;
+    }
+    const char *name = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+    cf_tokenizer *tok = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_tokenizer_load_target(dir, &tok, &err), CF_OK, "%s: %s", name, err.message);
+    tally t = {0};
+    size_t idx = 0;
+    cJSON_ArrayForEach(c, cases)
+    {
+        char where[512];
+        snprintf(where, sizeof where, "%s target case %zu", name, idx++);
+        const cJSON *want = cJSON_GetObjectItem(c, "target_ids");
+        if (!cJSON_IsArray(want))
+            continue;
+        t.cases++;
+        cf_encoding e;
+        cf_encode_options opt = cf_encode_options_default();
+        if (cf_tokenizer_encode_pair(tok, str_of(c, "input"), str_of(c, "pair"), &opt, &e, &err) != CF_OK) {
+            cr_log_error("%s: encode failed: %s", where, err.message);
+            continue;
+        }
+        bool ok = same_ints(want, e.ids, e.n, "target_ids", where);
+        ok = ok && same_decode(tok, &e, cJSON_GetObjectItem(c, "target_decode"), 0, where);
+        ok = ok && same_decode(tok, &e, cJSON_GetObjectItem(c, "target_decode_skip_special"), 1, where);
+        t.passed += ok;
+        cf_encoding_free(&e);
+    }
+    fprintf(stderr, "%-28s %-16s %zu/%zu\n", name, "target side", t.passed, t.cases);
+    total->cases += t.cases;
+    total->passed += t.passed;
+    cf_tokenizer_free(tok);
+    cJSON_Delete(doc);
+}
+
+Test(tokenizer_fixtures, target_side)
+{
+    char **dirs;
+    size_t n = cf_test_cases("tokenizers", "cases.json", &dirs);
+    cr_assert(n > 0, "no tokenizer fixtures under %s/tokenizers", cf_test_fixtures());
+    tally total = {0};
+    for (size_t i = 0; i < n; i++)
+        run_target_cases(dirs[i], &total);
+    cf_test_free_list(dirs, n);
+    fprintf(stderr, "target side: %zu/%zu cases pass\n", total.passed, total.cases);
+    cr_expect_eq(total.passed, total.cases, "%zu of %zu target-side cases differ", total.cases - total.passed,
+                 total.cases);
+}
