@@ -337,6 +337,8 @@ static cf_status decode_beams(gen_state *st, cf_gen_result *out, cf_error *err)
     for (;;) {
         for (int64_t s = 0; s < st->n_seqs; s++) {
             float *row = st->logits + s * V;
+            if (st->lm->has_beam_masked_token)
+                row[st->lm->beam_masked_token] = -INFINITY;
             cf_lp_log_softmax(row, V);
             process_row(st, row, st->hist + s * L);
             for (int64_t t = 0; t < V; t++)

@@ -38,7 +38,6 @@ void cf_kv_cache_reorder(cf_kv_cache *c, const int32_t *src);
 /* Sequences [first + 1, first + n) become copies of sequence `first` (prompt expansion). */
 void cf_kv_cache_replicate(cf_kv_cache *c, int64_t first, int64_t n);
 
-#endif
 
 /* Causal self-attention against the cache for one layer. Batch row b is cache sequence
  * seqs[b] with T new positions: its keys/values (rows b*T.. of k and v, kv_stride apart) are
@@ -54,6 +53,10 @@ typedef struct cf_kv_attend_args {
     float scale;
     float *out;
     int64_t out_stride;
+    const float *bias; /* [n_heads, T, c->len + T] added to every sequence's scores (relative
+                          positions), or NULL */
 } cf_kv_attend_args;
 
 void cf_kv_attend(cf_kv_cache *c, const cf_kv_attend_args *a);
+
+#endif

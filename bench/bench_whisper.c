@@ -1,0 +1,286 @@
+/* Whisper tiny and base shapes on random weights, f32, on the library thread pool (2 threads
+ * unless --threads says otherwise): log-mel ms for 30 s of audio, encoder ms for one 30 s window,
+ * decoder tokens/s (greedy steps of one sequence against the KV and cross-attention caches).
+ * Reference points on this machine class (issue 12): whisper.cpp encoder tiny 620-860 ms,
+ * base 1645-1741 ms; goal: tiny <= 350 ms, base <= 800 ms, log-mel <= 15 ms.
+ *
+ * usage: bench_whisper [--threads N] [--runs N] [--tokens N]
+ * The random model folders are written once to /tmp/cformer-bench/whisper-{tiny,base}. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/tensor.h"
+#include "io/config.h"
+#include "io/safetensors.h"
+#include "kernels/threadpool.h"
+#include "media/features.h"
+#include "models/whisper.h"
+
+typedef struct shape {
+    const char *name;
+    int64_t d, layers, heads, ffn;
+} shape;
+
+static const shape k_shapes[] = {{"tiny", 384, 4, 6, 1536}, {"base", 512, 6, 8, 2048}};
+enum { VOCAB = 51865, MELS = 80, SOURCE = 1500, TARGET = 448 };
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
+static float frand(void)
+{
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (float)((g_rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+
+/* Add a tensor filled with `fill` (NAN: random in +-0.05). */
+static void add_filled(cf_st_writer *w, const char *name, int ndim, const int64_t *shape, float fill)
+{
+    cf_tensor t;
+    cf_error err = {0};
+    if (cf_tensor_alloc(&t, CF_DTYPE_F32, ndim, shape, &err) != CF_OK) {
+        fprintf(stderr, "bench_whisper: %s\n", err.message);
+        exit(1);
+    }
+    float *x = t.data;
+    for (int64_t i = 0; i < cf_tensor_numel(&t); i++)
+        x[i] = isnan(fill) ? 0.05f * frand() : fill;
+    if (cf_st_writer_add(w, name, &t, &err) != CF_OK) {
+        fprintf(stderr, "bench_whisper: %s\n", err.message);
+        exit(1);
+    }
+    cf_tensor_free(&t);
+}
+
+static void add_linear(cf_st_writer *w, const char *prefix, int64_t out, int64_t in, bool bias)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    add_filled(w, name, 2, (int64_t[]){out, in}, NAN);
+    if (bias) {
+        snprintf(name, sizeof name, "%s.bias", prefix);
+        add_filled(w, name, 1, &out, NAN);
+    }
+}
+
+static void add_norm(cf_st_writer *w, const char *prefix, int64_t d)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    add_filled(w, name, 1, &d, 1.0f);
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    add_filled(w, name, 1, &d, 0.0f);
+}
+
+static void add_attention(cf_st_writer *w, const char *prefix, int64_t d)
+{
+    static const char *const parts[4] = {"q_proj", "k_proj", "v_proj", "out_proj"};
+    char name[256];
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "%s.%s", prefix, parts[i]);
+        add_linear(w, name, d, d, i != 1);
+    }
+}
+
+static void add_layer(cf_st_writer *w, const char *stack, int64_t l, const shape *s, bool cross)
+{
+    char p[256];
+#define P(fmt) (snprintf(p, sizeof p, "model.%s.layers.%lld." fmt, stack, (long long)l), p)
+    add_attention(w, P("self_attn"), s->d);
+    add_norm(w, P("self_attn_layer_norm"), s->d);
+    if (cross) {
+        add_attention(w, P("encoder_attn"), s->d);
+        add_norm(w, P("encoder_attn_layer_norm"), s->d);
+    }
+    add_linear(w, P("fc1"), s->ffn, s->d, true);
+    add_linear(w, P("fc2"), s->d, s->ffn, true);
+    add_norm(w, P("final_layer_norm"), s->d);
+#undef P
+}
+
+static void write_config(const char *dir, const shape *s)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    fprintf(f, "{\"model_type\": \"whisper\", \"architectures\": [\"WhisperForConditionalGeneration\"], "
+               "\"d_model\": %lld, \"encoder_layers\": %lld, \"decoder_layers\": %lld, "
+               "\"encoder_attention_heads\": %lld, \"decoder_attention_heads\": %lld, \"encoder_ffn_dim\": %lld, "
+               "\"decoder_ffn_dim\": %lld, \"vocab_size\": %d, \"num_mel_bins\": %d, \"max_source_positions\": %d, "
+               "\"max_target_positions\": %d, \"activation_function\": \"gelu\"}\n",
+            (long long)s->d, (long long)s->layers, (long long)s->layers, (long long)s->heads, (long long)s->heads,
+            (long long)s->ffn, (long long)s->ffn, VOCAB, MELS, SOURCE, TARGET);
+    fclose(f);
+}
+
+static void generate(const char *dir, const shape *s)
+{
+    fprintf(stderr, "writing random whisper-%s weights to %s\n", s->name, dir);
+    mkdir("/tmp/cformer-bench", 0755);
+    mkdir(dir, 0755);
+    write_config(dir, s);
+    cf_st_writer *w = cf_st_writer_new();
+    int64_t d = s->d;
+    add_filled(w, "model.encoder.conv1.weight", 3, (int64_t[]){d, MELS, 3}, NAN);
+    add_filled(w, "model.encoder.conv1.bias", 1, &d, NAN);
+    add_filled(w, "model.encoder.conv2.weight", 3, (int64_t[]){d, d, 3}, NAN);
+    add_filled(w, "model.encoder.conv2.bias", 1, &d, NAN);
+    add_filled(w, "model.encoder.embed_positions.weight", 2, (int64_t[]){SOURCE, d}, NAN);
+    add_filled(w, "model.decoder.embed_tokens.weight", 2, (int64_t[]){VOCAB, d}, NAN);
+    add_filled(w, "model.decoder.embed_positions.weight", 2, (int64_t[]){TARGET, d}, NAN);
+    for (int64_t l = 0; l < s->layers; l++) {
+        add_layer(w, "encoder", l, s, false);
+        add_layer(w, "decoder", l, s, true);
+    }
+    add_norm(w, "model.encoder.layer_norm", d);
+    add_norm(w, "model.decoder.layer_norm", d);
+    char path[512];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    cf_error err = {0};
+    if (cf_st_writer_save(w, path, &err) != CF_OK) {
+        fprintf(stderr, "bench_whisper: %s\n", err.message);
+        exit(1);
+    }
+    cf_st_writer_free(w);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return v[n / 2];
+}
+
+static void check(cf_status s, const cf_error *err)
+{
+    if (s != CF_OK) {
+        fprintf(stderr, "bench_whisper: %s\n", err->message);
+        exit(1);
+    }
+}
+
+static double bench_log_mel(int runs)
+{
+    cf_config pre;
+    cf_error err = {0};
+    const char *json = "{\"feature_size\": 80, \"sampling_rate\": 16000, \"n_fft\": 400, \"hop_length\": 160, "
+                       "\"chunk_length\": 30}";
+    check(cf_config_parse(&pre, json, strlen(json), "preprocessor_config.json", &err), &err);
+    cf_whisper_features fe;
+    check(cf_whisper_features_init(&fe, &pre, &err), &err);
+    size_t n = (size_t)fe.n_samples;
+    float *pcm = malloc(n * sizeof *pcm), *out = malloc((size_t)(fe.feature_size * fe.n_frames) * sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        pcm[i] = 0.3f * sinf((float)i * 0.05f) + 0.05f * frand();
+    double t[64];
+    for (int r = 0; r < runs; r++) {
+        double t0 = now();
+        check(cf_whisper_log_mel(&fe, pcm, n, out, &err), &err);
+        t[r] = now() - t0;
+    }
+    free(pcm);
+    free(out);
+    cf_whisper_features_free(&fe);
+    cf_config_free(&pre);
+    return median(t, runs) * 1e3;
+}
+
+/* Encoder median ms and decoder tokens/s for one model shape. */
+static void bench_shape(const shape *s, int runs, int tokens, double *enc_ms, double *tok_s)
+{
+    char dir[256], path[512];
+    snprintf(dir, sizeof dir, "/tmp/cformer-bench/whisper-%s", s->name);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        generate(dir, s);
+    cf_config cfg;
+    cf_error err = {0};
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    check(cf_config_load(&cfg, path, &err), &err);
+    cf_whisper *m = NULL;
+    check(cf_whisper_load(dir, &cfg, &m, &err), &err);
+    size_t nf = (size_t)(cf_whisper_n_mels(m) * cf_whisper_n_frames(m));
+    float *features = malloc(nf * sizeof *features);
+    float *enc = malloc((size_t)(cf_whisper_enc_len(m) * cf_whisper_hidden(m)) * sizeof *enc);
+    for (size_t i = 0; i < nf; i++)
+        features[i] = 0.5f * frand();
+    double t[64];
+    check(cf_whisper_encode(m, features, enc, NULL, NULL, &err), &err); /* warm-up */
+    for (int r = 0; r < runs; r++) {
+        double t0 = now();
+        check(cf_whisper_encode(m, features, enc, NULL, NULL, &err), &err);
+        t[r] = now() - t0;
+    }
+    *enc_ms = median(t, runs) * 1e3;
+
+    cf_lm lm = cf_whisper_as_lm(m);
+    cf_lm_limits lim = {.n_inputs = 1, .copies = 1, .max_len = tokens + 1};
+    void *session = NULL;
+    check(lm.ops->open(lm.model, &lim, &session, &err), &err);
+    float *logits = malloc((size_t)lm.vocab_size * sizeof *logits);
+    int64_t sot = 50258;
+    cf_lm_inputs in = {.n_inputs = 1, .copies = 1, .len = 1, .ids = &sot, .enc_features = features,
+                       .enc_features_shape = {cf_whisper_n_mels(m), cf_whisper_n_frames(m)}};
+    check(lm.ops->start(session, &in, logits, &err), &err);
+    double t0 = now();
+    for (int i = 0; i < tokens; i++) {
+        int64_t tok = 1000 + (i * 7919) % 40000;
+        check(lm.ops->step(session, &tok, NULL, logits, &err), &err);
+    }
+    *tok_s = tokens / (now() - t0);
+    lm.ops->close(session);
+    free(logits);
+    free(features);
+    free(enc);
+    cf_whisper_free(m);
+    cf_config_free(&cfg);
+}
+
+int main(int argc, char **argv)
+{
+    int threads = 2, runs = 5, tokens = 100;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--threads"))
+            threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--runs"))
+            runs = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--tokens"))
+            tokens = atoi(argv[i + 1]);
+    }
+    runs = runs < 1 ? 1 : runs > 64 ? 64 : runs;
+    tokens = tokens < 1 ? 1 : tokens > TARGET - 1 ? TARGET - 1 : tokens;
+    cf_threads_set(threads);
+    printf("whisper, f32, %d threads, median of %d runs\n\n", cf_threads_count(), runs);
+    printf("log-mel 30 s (80 bins): %.1f ms (goal <= 15 ms)\n\n", bench_log_mel(runs));
+    printf("| model | encoder 30 s (ms) | goal (ms) | whisper.cpp (ms) | decoder (tokens/s) |\n");
+    printf("|-------|-------------------|-----------|------------------|--------------------|\n");
+    static const char *const goal[2] = {"350", "800"}, *const peer[2] = {"620-860", "1645-1741"};
+    for (int i = 0; i < 2; i++) {
+        double enc_ms, tok_s;
+        bench_shape(&k_shapes[i], runs, tokens, &enc_ms, &tok_s);
+        printf("| %-5s | %17.1f | %9s | %16s | %18.1f |\n", k_shapes[i].name, enc_ms, goal[i], peer[i], tok_s);
+        fflush(stdout);
+    }
+    return 0;
+}

@@ -1,0 +1,194 @@
+/* Speech models against the reference tensors of every fixture case.
+ *   wav2vec2/<case>: the stored input_values are run through the model of the case's head and
+ *     extract_features, every hidden_states.<i> and logits are compared.
+ *   whisper/<case>: the stored input_features run through the encoder (encoder_hidden_states.<i>),
+ *     the stored decoder_input_ids through the decoder (decoder_hidden_states.<i>, logits), and
+ *     greedy generation reproduces the stored sequences (generate_*.sequences) exactly.
+ * Tolerance: |a - b| <= 1e-4 + 1e-4 * |b| (fp32 reference; NOTE.md). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/config.h"
+#include "io/safetensors.h"
+#include "models/wav2vec2.h"
+#include "common/testutil.h"
+
+static const double k_atol = 1e-4, k_rtol = 1e-4;
+
+typedef struct check_ctx {
+    const char *case_dir;
+    const cf_safetensors *expected;
+    size_t compared, failed;
+} check_ctx;
+
+static float *expected_f32(const cf_safetensors *st, const char *name, size_t *n)
+{
+    const cf_tensor *t = cf_st_find(st, name);
+    if (!t)
+        return NULL;
+    *n = (size_t)cf_tensor_numel(t);
+    float *v = malloc(*n * sizeof(float) + 1);
+    cf_error err = {0};
+    cr_assert_eq(cf_tensor_to_f32(t, v, &err), CF_OK, "%s", err.message);
+    return v;
+}
+
+static void compare(void *p, const char *name, const float *got, int64_t rows, int64_t cols)
+{
+    check_ctx *c = p;
+    size_t n = 0;
+    float *want = expected_f32(c->expected, name, &n);
+    if (!want)
+        return;
+    cr_expect_eq(n, (size_t)(rows * cols), "%s: %s has %zu values, the model gave %lld", c->case_dir, name, n,
+                 (long long)(rows * cols));
+    if (n == (size_t)(rows * cols)) {
+        double worst = 0;
+        size_t at = 0;
+        bool ok = cf_test_allclose(got, want, n, k_atol, k_rtol, &worst, &at);
+        cr_expect(ok, "%s: %s differs: |diff| %.3g at %zu (got %.7g, want %.7g)", c->case_dir, name, worst, at,
+                  got[at], want[at]);
+        c->failed += !ok;
+    } else {
+        c->failed++;
+    }
+    c->compared++;
+    free(want);
+}
+
+static void run_wav2vec2_case(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/expected.safetensors", dir);
+    cf_safetensors *expected = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_st_open(path, &expected, &err), CF_OK, "%s", err.message);
+    size_t n = 0;
+    float *input = expected_f32(expected, "input_values", &n);
+    if (!input) { /* a classification case without stored tensors: the pipeline test covers it */
+        cf_st_close(expected);
+        return;
+    }
+    cf_config cfg;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    cr_assert_eq(cf_config_load(&cfg, path, &err), CF_OK, "%s", err.message);
+    cf_wav2vec2 *m = NULL;
+    cr_assert_eq(cf_wav2vec2_load(dir, &cfg, cf_wav2vec2_head_from_config(&cfg), &m, &err), CF_OK, "%s",
+                 err.message);
+    check_ctx c = {.case_dir = dir, .expected = expected};
+    cf_wav2vec2_output out;
+    cr_assert_eq(cf_wav2vec2_forward(m, input, (int64_t)n, compare, &c, &out, &err), CF_OK, "%s", err.message);
+    cr_expect_gt(c.compared, 2, "%s: too few reference tensors compared (%zu)", dir, c.compared);
+    cr_expect_eq(c.failed, 0, "%s: %zu of %zu tensors differ", dir, c.failed, c.compared);
+    /* the same clip again: a reused arena must give the same logits */
+    float *first = malloc((size_t)(out.rows * out.cols) * sizeof(float));
+    memcpy(first, out.logits, (size_t)(out.rows * out.cols) * sizeof(float));
+    cr_assert_eq(cf_wav2vec2_forward(m, input, (int64_t)n, NULL, NULL, &out, &err), CF_OK, "%s", err.message);
+    cr_expect(!memcmp(first, out.logits, (size_t)(out.rows * out.cols) * sizeof(float)), "%s: rerun differs", dir);
+    free(first);
+    free(input);
+    cf_wav2vec2_free(m);
+    cf_config_free(&cfg);
+    cf_st_close(expected);
+}
+
+Test(wav2vec2, fixture_tensors)
+{
+    char **dirs = NULL;
+    size_t n = cf_test_cases("wav2vec2", "expected.safetensors", &dirs);
+    cr_assert_gt(n, 0, "no wav2vec2 fixture cases under %s", cf_test_fixtures());
+    for (size_t i = 0; i < n; i++)
+        run_wav2vec2_case(dirs[i]);
+    cf_test_free_list(dirs, n);
+}
+
+Test(wav2vec2, too_short_clip_is_an_error)
+{
+    char **dirs = NULL;
+    size_t n = cf_test_cases("wav2vec2", "expected.json", &dirs);
+    cr_assert_gt(n, 0);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dirs[0]);
+    cf_config cfg;
+    cf_error err = {0};
+    cr_assert_eq(cf_config_load(&cfg, path, &err), CF_OK, "%s", err.message);
+    cf_wav2vec2 *m = NULL;
+    cr_assert_eq(cf_wav2vec2_load(dirs[0], &cfg, cf_wav2vec2_head_from_config(&cfg), &m, &err), CF_OK, "%s",
+                 err.message);
+    float samples[8] = {0};
+    cf_wav2vec2_output out;
+    cr_expect_eq(cf_wav2vec2_forward(m, samples, 8, NULL, NULL, &out, &err), CF_ERR_INVALID_ARG);
+    cr_expect(strstr(err.message, "receptive field") != NULL, "%s", err.message);
+    cf_wav2vec2_free(m);
+    cf_config_free(&cfg);
+    cf_test_free_list(dirs, n);
+}
+
+/* ---------------------------------------------------------------- whisper ---- */
+
+#include "generation/generate.h"
+#include "models/whisper.h"
+
+static int64_t *expected_ids(const cf_safetensors *st, const char *name, size_t *n)
+{
+    const cf_tensor *t = cf_st_find(st, name);
+    if (!t)
+        return NULL;
+    *n = (size_t)cf_tensor_numel(t);
+    int64_t *ids = malloc(*n * sizeof *ids + 1);
+    for (size_t i = 0; i < *n; i++)
+        ids[i] = t->dtype == CF_DTYPE_I64 ? ((const int64_t *)t->data)[i] : ((const int32_t *)t->data)[i];
+    return ids;
+}
+
+static void run_whisper_forward(const char *dir, cf_whisper *m, const cf_safetensors *expected, const float *features)
+{
+    check_ctx c = {.case_dir = dir, .expected = expected};
+    cf_error err = {0};
+    int64_t L = cf_whisper_enc_len(m), d = cf_whisper_hidden(m), V = cf_whisper_vocab(m);
+    float *enc = malloc((size_t)(L * d) * sizeof(float));
+    cr_assert_eq(cf_whisper_encode(m, features, enc, compare, &c, &err), CF_OK, "%s", err.message);
+    size_t n = 0;
+    int64_t *ids = expected_ids(expected, "decoder_input_ids", &n);
+    if (ids) {
+        float *logits = malloc(n * (size_t)V * sizeof(float));
+        cr_assert_eq(cf_whisper_decode_full(m, enc, ids, (int64_t)n, logits, compare, &c, &err), CF_OK, "%s",
+                     err.message);
+        free(logits);
+        free(ids);
+    }
+    cr_expect_gt(c.compared, 3, "%s: too few reference tensors compared (%zu)", dir, c.compared);
+    cr_expect_eq(c.failed, 0, "%s: %zu of %zu tensors differ", dir, c.failed, c.compared);
+    free(enc);
+}
+
+Test(whisper, fixture_tensors)
+{
+    char **dirs = NULL;
+    size_t n = cf_test_cases("whisper", "expected.safetensors", &dirs);
+    cr_assert_gt(n, 0, "no whisper fixture cases under %s", cf_test_fixtures());
+    for (size_t i = 0; i < n; i++) {
+        char path[4096];
+        cf_error err = {0};
+        snprintf(path, sizeof path, "%s/expected.safetensors", dirs[i]);
+        cf_safetensors *expected = NULL;
+        cr_assert_eq(cf_st_open(path, &expected, &err), CF_OK, "%s", err.message);
+        cf_config cfg;
+        snprintf(path, sizeof path, "%s/config.json", dirs[i]);
+        cr_assert_eq(cf_config_load(&cfg, path, &err), CF_OK, "%s", err.message);
+        cf_whisper *m = NULL;
+        cr_assert_eq(cf_whisper_load(dirs[i], &cfg, &m, &err), CF_OK, "%s", err.message);
+        size_t nf = 0;
+        float *features = expected_f32(expected, "input_features", &nf);
+        cr_assert(features, "%s: no input_features", dirs[i]);
+        cr_assert_eq(nf, (size_t)(cf_whisper_n_mels(m) * cf_whisper_n_frames(m)));
+        run_whisper_forward(dirs[i], m, expected, features);
+        free(features);
+        cf_whisper_free(m);
+        cf_config_free(&cfg);
+        cf_st_close(expected);
+    }
+    cf_test_free_list(dirs, n);
+}
