@@ -1,11 +1,298 @@
+/* cformer run: run a pipeline task once and print its JSON.
+ *   cformer run TASK [-m MODEL] [options] INPUT...     inputs and parameters from flags
+ *   cformer run TASK [-m MODEL] --json PAYLOAD|-       an Inference API body */
+#include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/commands.h"
+#include "core/buf.h"
+#include "pipelines/pipeline.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: cformer run TASK [-m MODEL] [options] INPUT...\n"
+            "       cformer run TASK [-m MODEL] --json PAYLOAD|-\n"
+            "\n"
+            "Run a pipeline task (text-classification, sentiment-analysis, zero-shot-classification,\n"
+            "token-classification, ner, question-answering, fill-mask, feature-extraction, ...) and print\n"
+            "the Python pipeline's JSON. MODEL is a folder or a Hub id in the HF cache (default: the task's\n"
+            "default model). Several INPUTs make a list; '-' reads one input from stdin.\n"
+            "\n"
+            "options:\n"
+            "  -m, --model MODEL         model folder or Hub id\n"
+            "  --json PAYLOAD            {\"inputs\": ..., \"parameters\": {...}}; '-' reads it from stdin\n"
+            "  --question Q --context C  question-answering input\n"
+            "  --labels a,b,c            zero-shot candidate_labels\n"
+            "  --targets a,b             fill-mask targets\n"
+            "  --top-k N                 top_k\n"
+            "  --multi-label             zero-shot multi_label\n"
+            "  --handle-impossible-answer\n"
+            "  --param KEY=VALUE         any pipeline parameter (VALUE as JSON, else as a string)\n"
+            "  --threads N               threads (default: CFORMER_THREADS or all cores)\n"
+            "  --some-name VALUE         any other long option is parameter some_name=VALUE\n"
+            "\n"
+            "exit codes: 0 ok, 1 error (model, files), 2 bad usage or payload\n");
+}
+
+typedef struct run_args {
+    const char *task, *model, *json, *question, *context;
+    int threads;
+    cJSON *params;
+    cJSON *inputs; /* array of positional inputs */
+} run_args;
+
+static char *read_stdin(void)
+{
+    cf_buf b = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+        if (!cf_buf_append(&b, chunk, n)) {
+            cf_buf_free(&b);
+            return NULL;
+        }
+    if (!b.data)
+        cf_buf_puts(&b, "");
+    return cf_buf_steal(&b);
+}
+
+/* VALUE as JSON when it parses (numbers, true, null, lists), else as a string. */
+static cJSON *param_value(const char *value)
+{
+    cJSON *v = cJSON_Parse(value);
+    return v ? v : cJSON_CreateString(value);
+}
+
+static cJSON *comma_list(const char *s)
+{
+    cJSON *list = cJSON_CreateArray();
+    for (const char *start = s;;) {
+        const char *end = strchr(start, ',');
+        size_t len = end ? (size_t)(end - start) : strlen(start);
+        char *piece = strndup(start, len);
+        cJSON_AddItemToArray(list, cJSON_CreateString(piece ? piece : ""));
+        free(piece);
+        if (!end)
+            break;
+        start = end + 1;
+    }
+    return list;
+}
+
+static void set_param(run_args *a, const char *key, cJSON *value)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(a->params, key);
+    cJSON_AddItemToObject(a->params, key, value);
+}
+
+/* --some-option -> "some_option" */
+static void option_to_key(const char *opt, char *key, size_t size)
+{
+    snprintf(key, size, "%s", opt + 2);
+    for (char *c = key; *c; c++)
+        if (*c == '-')
+            *c = '_';
+}
+
+static int usage_error(const char *fmt, const char *what)
+{
+    fprintf(stderr, "cformer run: ");
+    fprintf(stderr, fmt, what);
+    fprintf(stderr, " (see cformer run --help)\n");
+    return CF_EXIT_USAGE;
+}
+
+static int parse_args(int argc, char **argv, run_args *a)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        bool has_value = next != NULL;
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+            usage(stdout);
+            return -1;
+        }
+        if (!strcmp(arg, "--multi-label") || !strcmp(arg, "--handle-impossible-answer")) {
+            char key[64];
+            option_to_key(arg, key, sizeof key);
+            set_param(a, key, cJSON_CreateTrue());
+            continue;
+        }
+        if (arg[0] != '-' || !strcmp(arg, "-")) {
+            cJSON_AddItemToArray(a->inputs, cJSON_CreateString(arg));
+            continue;
+        }
+        if (!has_value)
+            return usage_error("option %s needs a value", arg);
+        i++;
+        if (!strcmp(arg, "-m") || !strcmp(arg, "--model"))
+            a->model = next;
+        else if (!strcmp(arg, "--json"))
+            a->json = next;
+        else if (!strcmp(arg, "--question"))
+            a->question = next;
+        else if (!strcmp(arg, "--context"))
+            a->context = next;
+        else if (!strcmp(arg, "--threads"))
+            a->threads = atoi(next);
+        else if (!strcmp(arg, "--labels"))
+            set_param(a, "candidate_labels", comma_list(next));
+        else if (!strcmp(arg, "--targets"))
+            set_param(a, "targets", comma_list(next));
+        else if (!strcmp(arg, "--template"))
+            set_param(a, "hypothesis_template", cJSON_CreateString(next));
+        else if (!strcmp(arg, "--param")) {
+            const char *eq = strchr(next, '=');
+            if (!eq || eq == next)
+                return usage_error("--param takes KEY=VALUE, got '%s'", next);
+            char key[128];
+            snprintf(key, sizeof key, "%.*s", (int)(eq - next), next);
+            set_param(a, key, param_value(eq + 1));
+        } else if (!strncmp(arg, "--", 2) && arg[2]) {
+            char key[128];
+            option_to_key(arg, key, sizeof key);
+            set_param(a, key, param_value(next));
+        } else {
+            return usage_error("unknown option %s", arg);
+        }
+    }
+    return 0;
+}
+
+/* The Inference API body for the flag form. */
+static int build_payload(run_args *a, char **payload)
+{
+    cJSON *body = cJSON_CreateObject();
+    int n = cJSON_GetArraySize(a->inputs);
+    if (a->question || a->context) {
+        if (!a->question || !a->context || n > 0) {
+            cJSON_Delete(body);
+            return usage_error("%s", "question-answering takes --question Q --context C and no other input");
+        }
+        cJSON *qa = cJSON_AddObjectToObject(body, "inputs");
+        cJSON_AddStringToObject(qa, "question", a->question);
+        cJSON_AddStringToObject(qa, "context", a->context);
+    } else if (n == 0) {
+        cJSON_Delete(body);
+        return usage_error("%s", "no input given (INPUT..., --question/--context or --json)");
+    } else {
+        cJSON *item;
+        cJSON_ArrayForEach(item, a->inputs) if (!strcmp(item->valuestring, "-"))
+        {
+            char *text = read_stdin();
+            cJSON_SetValuestring(item, text ? text : "");
+            free(text);
+        }
+        cJSON_AddItemToObject(body, "inputs",
+                              n == 1 ? cJSON_DetachItemFromArray(a->inputs, 0) : cJSON_Duplicate(a->inputs, true));
+    }
+    cJSON_AddItemToObject(body, "parameters", cJSON_Duplicate(a->params, true));
+    *payload = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    return 0;
+}
+
+static void print_piece(void *ctx, const char *text, size_t len)
+{
+    (void)ctx;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+}
+
+/* text-generation from flags: print the prompt, then the new text as it is generated. */
+static int run_streaming(run_args *a, const char *prompt, const char *payload, const char *options)
+{
+    cf_error err = {0};
+    cf_pipeline *p = NULL;
+    cf_result *r = NULL;
+    cf_status s = cf_pipeline_open(a->task, a->model, options, &p, &err);
+    const cJSON *full = cJSON_GetObjectItemCaseSensitive(a->params, "return_full_text");
+    if (s == CF_OK && !cJSON_IsFalse(full)) {
+        fputs(prompt, stdout);
+        fflush(stdout);
+    }
+    if (s == CF_OK)
+        s = cf_pipeline_run_stream(p, payload, print_piece, NULL, &r, &err);
+    cf_result_free(r);
+    cf_pipeline_free(p);
+    if (s != CF_OK) {
+        fprintf(stderr, "\ncformer run: %s\n", err.message);
+        return s == CF_ERR_INVALID_ARG ? CF_EXIT_USAGE : CF_EXIT_ERROR;
+    }
+    putchar('\n');
+    return CF_EXIT_OK;
+}
+
+static bool streams(const run_args *a)
+{
+    const cf_task *t = cf_task_find(a->task);
+    const cJSON *nrs = cJSON_GetObjectItemCaseSensitive(a->params, "num_return_sequences");
+    return !a->json && t && !strcmp(t->name, "text-generation") && cJSON_GetArraySize(a->inputs) == 1 &&
+           cJSON_IsString(cJSON_GetArrayItem(a->inputs, 0)) && strcmp(cJSON_GetArrayItem(a->inputs, 0)->valuestring, "-") &&
+           (!nrs || (cJSON_IsNumber(nrs) && nrs->valuedouble == 1));
+}
+
+static int run(run_args *a)
+{
+    char *payload = NULL;
+    char *prompt = streams(a) ? strdup(cJSON_GetArrayItem(a->inputs, 0)->valuestring) : NULL;
+    if (a->json) {
+        if (cJSON_GetArraySize(a->inputs) > 0 || cJSON_GetArraySize(a->params) > 0 || a->question || a->context)
+            return usage_error("%s", "--json takes the whole payload: give inputs and parameters inside it");
+        payload = !strcmp(a->json, "-") ? read_stdin() : strdup(a->json);
+        if (!payload) {
+            fprintf(stderr, "cformer run: cannot read the payload\n");
+            return CF_EXIT_ERROR;
+        }
+    } else {
+        int rc = build_payload(a, &payload);
+        if (rc) {
+            free(prompt);
+            return rc;
+        }
+    }
+    char options[64] = "";
+    if (a->threads > 0)
+        snprintf(options, sizeof options, "{\"threads\": %d}", a->threads);
+    if (prompt) {
+        int rc = run_streaming(a, prompt, payload, options[0] ? options : NULL);
+        free(prompt);
+        free(payload);
+        return rc;
+    }
+    cf_error err = {0};
+    char *out = NULL;
+    cf_status s = cf_pipeline_run_once(a->task, a->model, options[0] ? options : NULL, payload, &out, &err);
+    free(payload);
+    if (s != CF_OK) {
+        fprintf(stderr, "cformer run: %s\n", err.message);
+        return s == CF_ERR_INVALID_ARG ? CF_EXIT_USAGE : CF_EXIT_ERROR;
+    }
+    puts(out);
+    free(out);
+    return CF_EXIT_OK;
+}
 
 int cf_cmd_run(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "cformer run: not available yet\n");
-    return CF_EXIT_ERROR;
+    if (argc < 2) {
+        usage(stderr);
+        return CF_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(stdout);
+        return CF_EXIT_OK;
+    }
+    run_args a = {.task = argv[1], .params = cJSON_CreateObject(), .inputs = cJSON_CreateArray()};
+    int rc = parse_args(argc - 1, argv + 1, &a);
+    if (rc == 0)
+        rc = run(&a);
+    else if (rc < 0)
+        rc = CF_EXIT_OK;
+    cJSON_Delete(a.params);
+    cJSON_Delete(a.inputs);
+    return rc;
 }

@@ -4,6 +4,9 @@
 #define CF_PIPELINES_PIPELINE_H
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "cformer.h"
 #include "io/config.h"
@@ -13,10 +16,12 @@ typedef struct cf_task cf_task;
 struct cf_pipeline {
     const cf_task *task;
     char task_name[64];      /* canonical name, e.g. "text-classification" */
+    char requested_task[64]; /* as the caller spelled it, e.g. "translation_en_to_fr" */
     char model_dir[4096];    /* resolved local folder */
     cf_config config;        /* config.json */
     cJSON *options;          /* load options (may be NULL) */
     void *state;             /* the task's own: tokenizer, model, ... */
+    pthread_mutex_t lock;    /* serialises runs: the model's arena is shared */
 };
 
 struct cf_task {
@@ -30,10 +35,38 @@ struct cf_task {
      * CF_ERR_INVALID_ARG naming the key. Must be thread-safe for one p. */
     cf_status (*run)(cf_pipeline *p, const cJSON *inputs, const cJSON *params, cJSON **out, cf_error *err);
     void (*close)(cf_pipeline *p);
+    /* Optional: find the default model when it is more than a Hub id (may be NULL). */
+    cf_status (*default_model_dir)(char *out, size_t size, cf_error *err);
 };
 
 /* Every task file defines one `const cf_task cf_task_<name>` and adds it to the registry
  * in pipeline.c. Lookup accepts aliases and translation_xx_to_yy style names. */
 const cf_task *cf_task_find(const char *name);
+/* The i-th registered task, in registry order; NULL when i is past the end. */
+const cf_task *cf_task_at(size_t i);
+
+/* Open `task` on `model` (folder or Hub id; NULL = the task's default), run one payload and
+ * return the output JSON (caller frees). This is exactly what `cformer run --json` does. */
+cf_status cf_pipeline_run_once(const char *task, const char *model, const char *options_json, const char *payload,
+                               char **out_json, cf_error *err);
+
+/* ---- parameters: the payload's "parameters" object, as the Python keyword arguments ---- */
+
+/* Fail naming the first key of params that is not in `allowed` (NULL-terminated). */
+cf_status cf_params_check(const cJSON *params, const char *task, const char *const *allowed, cf_error *err);
+/* The value of key, or NULL when absent (a JSON null is returned as a cJSON null). */
+const cJSON *cf_param(const cJSON *params, const char *key);
+/* Typed getters: absent or null keeps `dflt`; a wrong type or a value below `min` is an error
+ * naming the key. */
+cf_status cf_param_int(const cJSON *params, const char *key, int64_t dflt, int64_t min, int64_t *out, cf_error *err);
+cf_status cf_param_bool(const cJSON *params, const char *key, bool dflt, bool *out, cf_error *err);
+cf_status cf_param_str(const cJSON *params, const char *key, const char *dflt, const char **out, cf_error *err);
+/* Is v an integer-valued JSON number (not a bool)? */
+bool cf_json_is_int(const cJSON *v, int64_t *out);
+
+/* ---- outputs ---- */
+
+/* A JSON number for a float32 score, printed as Python prints float(np.float32(x)). */
+cJSON *cf_json_score(float x);
 
 #endif

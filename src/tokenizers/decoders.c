@@ -172,6 +172,25 @@ static cf_status decode_byte_level(char ***tokens, size_t *n, cf_error *err)
     return CF_OK;
 }
 
+/* A run of byte tokens as text, as sentencepiece decodes byte pieces (and as the Python pipelines
+ * print them): every valid UTF-8 character is kept and each byte that starts no valid character
+ * becomes U+FFFD. (The Rust decoder replaces the whole run when any byte is invalid; the two agree
+ * whenever the run is valid or entirely invalid.) */
+static char *bytes_to_text(const char *bytes, size_t len)
+{
+    cf_buf text = {0};
+    size_t at = 0;
+    while (at < len) {
+        size_t bad = at + cf_utf8_invalid_at(bytes + at, len - at);
+        if (!cf_buf_append(&text, bytes + at, bad - at) || (bad < len && !cf_buf_puts(&text, "\xEF\xBF\xBD"))) {
+            cf_buf_free(&text);
+            return NULL;
+        }
+        at = bad < len ? bad + 1 : len;
+    }
+    return cf_buf_steal(&text);
+}
+
 static cf_status decode_byte_fallback(char ***tokens, size_t *n, cf_error *err)
 {
     char **out = calloc(*n ? *n : 1, sizeof *out);
@@ -199,14 +218,8 @@ static cf_status decode_byte_fallback(char ***tokens, size_t *n, cf_error *err)
             continue;
         }
         if (n_pending) {
-            if (cf_utf8_invalid_at(pending.data, pending.len) == pending.len) {
-                if (!(out[w++] = strdup(pending.data)))
-                    st = oom(err);
-            } else { /* one replacement char per byte token */
-                for (size_t k = 0; k < n_pending && st == CF_OK; k++)
-                    if (!(out[w++] = strdup("\xEF\xBF\xBD")))
-                        st = oom(err);
-            }
+            if (!(out[w++] = bytes_to_text(pending.data, pending.len)))
+                st = oom(err);
             cf_buf_clear(&pending);
             n_pending = 0;
         }

@@ -1,0 +1,64 @@
+/* DistilBERT (Sanh et al. 2019): BERT without token types or pooler, its own weight names,
+ * LayerNorm eps 1e-12. Sequence classification goes through pre_classifier + ReLU. */
+#include <stdio.h>
+
+#include "models/encoder_impl.h"
+
+static const cf_encoder_layer_names k_distilbert_layer = {
+    .q = "%stransformer.layer.%d.attention.q_lin",
+    .k = "%stransformer.layer.%d.attention.k_lin",
+    .v = "%stransformer.layer.%d.attention.v_lin",
+    .o = "%stransformer.layer.%d.attention.out_lin",
+    .attn_norm = "%stransformer.layer.%d.sa_layer_norm",
+    .up = "%stransformer.layer.%d.ffn.lin1",
+    .down = "%stransformer.layer.%d.ffn.lin2",
+    .ffn_norm = "%stransformer.layer.%d.output_layer_norm",
+};
+
+static const float k_eps = 1e-12f; /* nn.LayerNorm(eps=1e-12) throughout the DistilBERT code */
+
+static cf_status load_heads(cf_encoder *m, const cf_config *cfg, cf_activation act, cf_error *err)
+{
+    switch (m->head) {
+    case CF_HEAD_BASE: return CF_OK;
+    case CF_HEAD_SEQUENCE_CLASSIFICATION:
+        m->n_labels = cf_config_num_labels(cfg);
+        CF_TRY(cf_encoder_load_pooler(m, "pre_classifier", CF_ACT_RELU, true, err));
+        return cf_encoder_load_classifier(m, "classifier", m->n_labels, err);
+    case CF_HEAD_TOKEN_CLASSIFICATION:
+        m->n_labels = cf_config_num_labels(cfg);
+        return cf_encoder_load_classifier(m, "classifier", m->n_labels, err);
+    case CF_HEAD_QUESTION_ANSWERING:
+        m->n_labels = 2;
+        return cf_encoder_load_classifier(m, "qa_outputs", 2, err);
+    case CF_HEAD_MASKED_LM: {
+        const char *bias[] = {"vocab_projector.bias", NULL};
+        return cf_encoder_load_mlm(m, "vocab_transform", "vocab_layer_norm", k_eps, act, "vocab_projector.weight",
+                                   bias, err);
+    }
+    }
+    return CF_OK;
+}
+
+cf_status cf_distilbert_load(cf_encoder *m, const cf_config *cfg, cf_error *err)
+{
+    int64_t layers, heads, positions;
+    CF_TRY(cf_encoder_require_int(cfg, "dim", 1, &m->hidden, err));
+    CF_TRY(cf_encoder_require_int(cfg, "n_layers", 1, &layers, err));
+    CF_TRY(cf_encoder_require_int(cfg, "n_heads", 1, &heads, err));
+    CF_TRY(cf_encoder_require_int(cfg, "hidden_dim", 1, &m->inner, err));
+    CF_TRY(cf_encoder_require_int(cfg, "vocab_size", 1, &m->vocab, err));
+    m->n_layers = (int)layers;
+    m->n_heads = (int)heads;
+    if (m->hidden % heads != 0)
+        return cf_fail(err, CF_ERR_FORMAT, "%s: dim %lld is not a multiple of n_heads %lld", cfg->path,
+                       (long long)m->hidden, (long long)heads);
+    positions = cf_config_int(cfg, "max_position_embeddings", 512);
+    cf_activation act;
+    CF_TRY(cf_activation_parse(cf_config_str(cfg, "activation", "gelu"), "activation", &act, err));
+    /* sinusoidal_pos_embds only changes how the table is initialised; it is stored either way. */
+    const char *p = cf_encoder_base_prefix(m->st, "distilbert.", "embeddings.word_embeddings.weight");
+    CF_TRY(cf_encoder_load_word_tables(m, p, false, positions, 0, k_eps, err));
+    CF_TRY(cf_encoder_load_layers(m, p, &k_distilbert_layer, act, k_eps, err));
+    return load_heads(m, cfg, act, err);
+}

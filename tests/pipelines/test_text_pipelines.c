@@ -1,0 +1,225 @@
+/* The six text pipelines against the Python reference: every `calls` entry of every case's
+ * expected.json under fixtures/{bert,distilbert,roberta} is replayed through
+ * cf_pipeline_run_once, the function `cformer run TASK -m DIR --json PAYLOAD` calls, with
+ * PAYLOAD = {"inputs": args[0], "parameters": kwargs} (question-answering: inputs =
+ * {"question", "context"}; zero-shot: a second positional argument is candidate_labels).
+ * Tolerances: labels, words, offsets, token ids and strings exact; scores within 1e-5
+ * absolute; feature vectors within 1e-4 + 1e-4 * |want| (NOTE.md). */
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/json_compare.h"
+#include "common/testutil.h"
+#include "pipelines/pipeline.h"
+
+static const cf_json_tolerance k_tol = {.score_atol = 1e-5, .value_atol = 1e-4, .value_rtol = 1e-4};
+static const char *const k_families[] = {"bert", "distilbert", "roberta"};
+
+/* The Inference API body of a recorded Python call. */
+static char *payload_of(const cJSON *call)
+{
+    const char *task = cJSON_GetObjectItem(call, "task")->valuestring;
+    const cJSON *args = cJSON_GetObjectItem(call, "args"), *kwargs = cJSON_GetObjectItem(call, "kwargs");
+    cJSON *body = cJSON_CreateObject(), *params = cJSON_Duplicate(kwargs, true);
+    if (!strcmp(task, "question-answering") && cJSON_GetArraySize(args) == 0) {
+        cJSON *in = cJSON_AddObjectToObject(body, "inputs");
+        cJSON_AddItemToObject(in, "question", cJSON_DetachItemFromObject(params, "question"));
+        cJSON_AddItemToObject(in, "context", cJSON_DetachItemFromObject(params, "context"));
+    } else {
+        cJSON_AddItemToObject(body, "inputs", cJSON_Duplicate(cJSON_GetArrayItem(args, 0), true));
+        if (cJSON_GetArraySize(args) > 1) /* zero-shot's second positional argument */
+            cJSON_AddItemToObject(params, "candidate_labels", cJSON_Duplicate(cJSON_GetArrayItem(args, 1), true));
+    }
+    cJSON_AddItemToObject(body, "parameters", params);
+    char *s = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    return s;
+}
+
+static void replay_case(const char *dir, size_t *calls, size_t *passed)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/expected.json", dir);
+    cJSON *expected = cf_test_read_json(path);
+    cr_assert(expected, "%s", path);
+    const cJSON *entry;
+    cJSON_ArrayForEach(entry, cJSON_GetObjectItem(expected, "calls"))
+    {
+        const cJSON *call = cJSON_GetObjectItem(entry, "call");
+        const char *task = cJSON_GetObjectItem(call, "task")->valuestring;
+        char *payload = payload_of(call);
+        char *out = NULL;
+        cf_error err = {0};
+        cf_status s = cf_pipeline_run_once(task, dir, NULL, payload, &out, &err);
+        (*calls)++;
+        cr_expect_eq(s, CF_OK, "%s: %s %s: %s", dir, task, payload, err.message);
+        if (s == CF_OK) {
+            cJSON *got = cJSON_Parse(out);
+            char why[1024];
+            bool ok = cf_json_matches(got, cJSON_GetObjectItem(entry, "output"), &k_tol, why, sizeof why);
+            cr_expect(ok, "%s: %s %s: %s", dir, task, payload, why);
+            *passed += ok;
+            cJSON_Delete(got);
+        }
+        free(out);
+        free(payload);
+    }
+    cJSON_Delete(expected);
+}
+
+Test(text_pipelines, every_recorded_call)
+{
+    size_t cases = 0, calls = 0, passed = 0;
+    for (size_t f = 0; f < sizeof k_families / sizeof k_families[0]; f++) {
+        char **dirs = NULL;
+        size_t n = cf_test_cases(k_families[f], "expected.json", &dirs);
+        for (size_t i = 0; i < n; i++)
+            replay_case(dirs[i], &calls, &passed);
+        cases += n;
+        cf_test_free_list(dirs, n);
+    }
+    cr_log_info("%zu cases, %zu of %zu calls match", cases, passed, calls);
+    cr_assert_gt(calls, 0, "no recorded pipeline calls under %s", cf_test_fixtures());
+    cr_expect_eq(passed, calls);
+}
+
+/* ---- the framework: task names, payload errors ---- */
+
+/* A model folder of the fixtures whose config says `arch_suffix`. */
+static char *case_with_arch(const char *arch_suffix)
+{
+    for (size_t f = 0; f < sizeof k_families / sizeof k_families[0]; f++) {
+        char **dirs = NULL;
+        size_t n = cf_test_cases(k_families[f], "config.json", &dirs);
+        for (size_t i = 0; i < n; i++) {
+            char path[4200];
+            snprintf(path, sizeof path, "%s/config.json", dirs[i]);
+            cJSON *cfg = cf_test_read_json(path);
+            const cJSON *arch = cJSON_GetArrayItem(cJSON_GetObjectItem(cfg, "architectures"), 0);
+            bool hit = cJSON_IsString(arch) && strstr(arch->valuestring, arch_suffix);
+            cJSON_Delete(cfg);
+            if (hit) {
+                char *dir = strdup(dirs[i]);
+                cf_test_free_list(dirs, n);
+                return dir;
+            }
+        }
+        cf_test_free_list(dirs, n);
+    }
+    cr_assert_fail("no fixture model with architecture *%s", arch_suffix);
+    return NULL;
+}
+
+static void expect_invalid(const char *task, const char *dir, const char *payload, const char *needle)
+{
+    char *out = NULL;
+    cf_error err = {0};
+    cf_status s = cf_pipeline_run_once(task, dir, NULL, payload, &out, &err);
+    cr_expect_eq(s, CF_ERR_INVALID_ARG, "%s %s: status %s", task, payload, cf_status_name(s));
+    cr_expect(strstr(err.message, needle) != NULL, "%s: message '%s' should mention '%s'", payload, err.message,
+              needle);
+    free(out);
+}
+
+Test(text_pipelines, aliases_resolve)
+{
+    cr_expect_eq(cf_task_find("sentiment-analysis"), cf_task_find("text-classification"));
+    cr_expect_eq(cf_task_find("ner"), cf_task_find("token-classification"));
+    cr_expect_null(cf_task_find("no-such-task"));
+}
+
+Test(text_pipelines, bad_payloads_name_the_problem)
+{
+    char *dir = case_with_arch("ForSequenceClassification");
+    const char *t = "text-classification";
+    expect_invalid(t, dir, "{\"inputs\": \"x\"", "not valid JSON");
+    expect_invalid(t, dir, "[1, 2]", "JSON object");
+    expect_invalid(t, dir, "{\"parameters\": {}}", "inputs");
+    expect_invalid(t, dir, "{\"inputs\": \"x\", \"parameters\": {\"topk_typo\": 1}}", "topk_typo");
+    expect_invalid(t, dir, "{\"inputs\": \"x\", \"parameters\": {\"top_k\": \"three\"}}", "top_k");
+    expect_invalid(t, dir, "{\"inputs\": \"x\", \"parameters\": {\"top_k\": 0}}", "top_k");
+    expect_invalid(t, dir, "{\"inputs\": 42}", "inputs");
+    expect_invalid(t, dir, "{\"inputs\": \"x\", \"extra\": 1}", "extra");
+    expect_invalid(t, dir, "{\"inputs\": \"\xff\xfe\"}", "UTF-8");
+    expect_invalid(t, dir, "{\"inputs\": \"x\", \"parameters\": {\"function_to_apply\": \"cube\"}}",
+                   "function_to_apply");
+    expect_invalid("no-such-task", dir, "{\"inputs\": \"x\"}", "no-such-task");
+    free(dir);
+}
+
+Test(text_pipelines, task_specific_errors)
+{
+    char *qa = case_with_arch("ForQuestionAnswering");
+    expect_invalid("question-answering", qa, "{\"inputs\": \"just text\"}", "question");
+    expect_invalid("question-answering", qa, "{\"inputs\": {\"question\": \"\", \"context\": \"c\"}}", "question");
+    expect_invalid("question-answering", qa,
+                   "{\"inputs\": {\"question\": \"q\", \"context\": \"c\"}, \"parameters\": {\"doc_stride\": 500, "
+                   "\"max_seq_len\": 64}}",
+                   "doc_stride");
+    free(qa);
+    char *mlm = case_with_arch("ForMaskedLM");
+    expect_invalid("fill-mask", mlm, "{\"inputs\": \"no mask here\"}", "mask");
+    free(mlm);
+    char *zs = case_with_arch("ForSequenceClassification");
+    expect_invalid("zero-shot-classification", zs, "{\"inputs\": \"x\"}", "candidate_labels");
+    expect_invalid("zero-shot-classification", zs,
+                   "{\"inputs\": \"x\", \"parameters\": {\"candidate_labels\": [\"a\"], \"hypothesis_template\": "
+                   "\"no slot\"}}",
+                   "hypothesis_template");
+    free(zs);
+    char *ner = case_with_arch("ForTokenClassification");
+    expect_invalid("ner", ner, "{\"inputs\": \"x\", \"parameters\": {\"aggregation_strategy\": \"median\"}}",
+                   "aggregation_strategy");
+    free(ner);
+}
+
+typedef struct thread_job {
+    cf_pipeline *p;
+    const char *want;
+    int same;
+} thread_job;
+
+static void *run_repeatedly(void *arg)
+{
+    thread_job *job = arg;
+    for (int i = 0; i < 4; i++) {
+        cf_result *r = NULL;
+        cf_error e = {0};
+        if (cf_pipeline_run(job->p, "{\"inputs\": \"I love this\"}", &r, &e) == CF_OK)
+            job->same += !strcmp(cf_result_json(r), job->want);
+        cf_result_free(r);
+    }
+    return NULL;
+}
+
+Test(text_pipelines, one_pipeline_many_threads)
+{
+    char *cls = case_with_arch("ForSequenceClassification");
+    cf_pipeline *p = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_pipeline_open("sentiment-analysis", cls, NULL, &p, &err), CF_OK, "%s", err.message);
+    cr_expect_str_eq(cf_pipeline_task(p), "text-classification");
+    cf_result *r = NULL;
+    cr_assert_eq(cf_pipeline_run(p, "{\"inputs\": \"I love this\"}", &r, &err), CF_OK, "%s", err.message);
+    char *first = strdup(cf_result_json(r));
+    cf_result_free(r);
+    thread_job jobs[4];
+    pthread_t threads[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (thread_job){.p = p, .want = first};
+        pthread_create(&threads[i], NULL, run_repeatedly, &jobs[i]);
+    }
+    int same = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+        same += jobs[i].same;
+    }
+    cr_expect_eq(same, 16, "every concurrent run gives the single-thread result");
+    free(first);
+    cf_pipeline_free(p);
+    free(cls);
+}
