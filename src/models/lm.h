@@ -55,6 +55,10 @@ typedef struct cf_lm {
     int64_t vocab_size;     /* logits row length */
     int64_t max_positions;  /* longest decoder history the model can attend to (0 = no limit) */
     bool encoder_decoder;
+    /* Beam search sets this token's logit to -inf before log_softmax when has_beam_masked_token
+     * (transformers' adjust_logits_during_generation: Marian never scores its pad token). */
+    bool has_beam_masked_token;
+    int64_t beam_masked_token;
 } cf_lm;
 
 #endif

@@ -29,6 +29,11 @@ typedef struct tg_state {
 
 static _Thread_local cf_stream_fn t_stream_fn;
 static _Thread_local void *t_stream_ctx;
+static _Thread_local uint64_t t_tokens_generated; /* on this thread, every sequence */
+static _Thread_local int64_t t_last_token = -1;   /* sequence 0's newest token */
+
+uint64_t cf_text_generation_thread_tokens(void) { return t_tokens_generated; }
+int64_t cf_text_generation_last_token(void) { return t_last_token; }
 
 cf_status cf_pipeline_run_stream(cf_pipeline *p, const char *payload_json, cf_stream_fn on_text, void *ctx,
                                  cf_result **out, cf_error *err)
@@ -170,6 +175,8 @@ static void clean_up_spaces(char *s)
     }
 }
 
+void cf_clean_up_tokenization(char *s) { clean_up_spaces(s); }
+
 static cf_status decode_text(const tg_state *s, const int64_t *ids, size_t n, bool clean_up, char **out,
                              cf_error *err)
 {
@@ -236,6 +243,9 @@ static bool on_token(void *p, int64_t seq, int64_t token)
         return false;
     int64_t *ids = c->seq_ids[seq];
     ids[c->seq_n[seq]++] = token;
+    t_tokens_generated++;
+    if (seq == 0)
+        t_last_token = token;
     bool want_stream = c->stream && seq == 0 && t_stream_fn;
     if (!want_stream && !c->tp->gen.n_stop_strings)
         return false;
