@@ -3,7 +3,7 @@
  * Reference points on this machine class (issue 6): PyTorch eager 199 ms and ONNX Runtime
  * 145 ms for 1 x 128; goal <= 115 ms and >= 8 sequences/s at batch 32.
  *
- * usage: bench_bert [--threads N] [--runs N] [MODEL_DIR]
+ * usage: bench_bert [--threads N] [--runs N] [--dtype f32|bf16|int8] [MODEL_DIR]
  * MODEL_DIR defaults to /tmp/cformer-bench/bert-base, written by bench_gen_weights when absent. */
 #include <limits.h>
 #include <stdio.h>
@@ -16,6 +16,7 @@
 #include "io/config.h"
 #include "kernels/threadpool.h"
 #include "models/encoder.h"
+#include "nn/linear.h"
 
 static double clock_seconds(clockid_t clock)
 {
@@ -89,15 +90,21 @@ int main(int argc, char **argv)
 {
     const char *dir = "/tmp/cformer-bench/bert-base";
     int threads = 2, runs = 10;
+    cf_load_options load = {CF_WTYPE_F32};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
             runs = atoi(argv[++i]);
-        else if (argv[i][0] != '-')
+        else if (!strcmp(argv[i], "--dtype") && i + 1 < argc) {
+            if (!cf_wtype_parse(argv[++i], &load.dtype)) {
+                fprintf(stderr, "bench_bert: --dtype takes f32, bf16 or int8\n");
+                return 2;
+            }
+        } else if (argv[i][0] != '-')
             dir = argv[i];
         else {
-            fprintf(stderr, "usage: bench_bert [--threads N] [--runs N] [MODEL_DIR]\n");
+            fprintf(stderr, "usage: bench_bert [--threads N] [--runs N] [--dtype f32|bf16|int8] [MODEL_DIR]\n");
             return 2;
         }
     }
@@ -113,14 +120,15 @@ int main(int argc, char **argv)
     cf_error err = {0};
     cf_config cfg = {0};
     cf_encoder *m = NULL;
+    cf_linear_set_load_options(load);
     if (cf_config_load(&cfg, cfg_path, &err) != CF_OK ||
         cf_encoder_load(dir, &cfg, CF_HEAD_SEQUENCE_CLASSIFICATION, &m, &err) != CF_OK) {
         fprintf(stderr, "bench_bert: %s\n", err.message);
         return 1;
     }
-    printf("BERT-base (%lld layers, hidden %lld, vocab %lld), f32, %d threads, median of %d runs\n\n",
+    printf("BERT-base (%lld layers, hidden %lld, vocab %lld), %s weights, %d threads, median of %d runs\n\n",
            (long long)cf_encoder_num_layers(m), (long long)cf_encoder_hidden_size(m),
-           (long long)cf_encoder_vocab_size(m), cf_threads_count(), runs);
+           (long long)cf_encoder_vocab_size(m), cf_wtype_name(load.dtype), cf_threads_count(), runs);
     /* On a shared machine wall time includes waiting for a core; CPU time / threads is what the
      * same work takes when the cores are free. */
     printf("%-10s %10s %8s %16s %10s   %s\n", "shape", "wall ms", "seq/s", "cpu ms/threads", "goal", "peers (1 x 128)");

@@ -2,7 +2,7 @@
  * bandwidth: matvec (M=1 decode) against cblas_sgemv, and GEMM split over the library pool against
  * plain OpenBLAS running its own threads. Prints one table per kernel family.
  *
- * usage: bench_kernels [--quick] [--only read|matvec|gemm|act]
+ * usage: bench_kernels [--quick] [--only read|matvec|gemm|lowp|act]
  * Weights are rotated through a set larger than the last-level cache ("cold"), as in decoding a
  * model whose weights do not fit in cache; "hot" reuses one matrix. */
 #include <cblas.h>
@@ -296,6 +296,85 @@ static void bench_activations(int threads)
     free(x);
 }
 
+/* ---- bf16 / int8 against f32, one thread, wall and CPU time -------------------------------- */
+
+typedef struct lowp_ctx {
+    const float *A;
+    float *C;
+    int64_t M;
+    const cf_gemm_packed *f32;
+    const cf_lowp_weights *w; /* NULL: the f32 packed path */
+} lowp_ctx;
+
+static void lowp_once(void *vctx, int iter)
+{
+    (void)iter;
+    lowp_ctx *c = vctx;
+    if (c->w)
+        cf_lowp_linear(c->w, c->A, c->M, c->w->K, NULL, CF_ACT_NONE, c->C, c->w->N);
+    else if (c->M == 1)
+        cf_matvec_f32_packed(c->f32, c->A, NULL, c->C);
+    else
+        cf_gemm_f32_packed(false, c->M, 1.0f, c->A, c->f32->K, c->f32, 0.0f, c->C, c->f32->N);
+}
+
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* GFLOP/s by wall time and by this thread's CPU time (what the kernel does when it has the core). */
+static void lowp_rate(lowp_ctx *c, int64_t N, int64_t K, double out[2])
+{
+    double c0 = thread_cpu(), w0 = now();
+    double per_call = time_per_call(lowp_once, c);
+    double calls = (now() - w0) / per_call;
+    double cpu_per_call = (thread_cpu() - c0) / calls;
+    double flops = 2.0 * (double)c->M * (double)N * (double)K;
+    out[0] = flops / per_call / 1e9;
+    out[1] = flops / cpu_per_call / 1e9;
+}
+
+static void bench_lowp(void)
+{
+    static const int64_t shapes[][3] = {{1, 768, 2304},   {1, 3072, 768},   {1, 768, 50257},  {128, 768, 3072},
+                                        {128, 3072, 768}, {128, 768, 768},  {512, 768, 2304}};
+    cf_threads_set(1);
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int64_t M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+        float *A = alloc_random((size_t)(M * K), 21), *B = alloc_random((size_t)(N * K), 22),
+              *C = alloc_random((size_t)(M * N), 23);
+        cf_gemm_packed *pk = pack_copies(B, 1, N, K);
+        cf_lowp_weights w[2];
+        cf_error err;
+        if (cf_lowp_pack_f32(&w[0], CF_WTYPE_BF16, B, N, K, K, 1, &err) ||
+            cf_lowp_pack_f32(&w[1], CF_WTYPE_INT8, B, N, K, K, 1, &err)) {
+            fprintf(stderr, "bench_kernels: %s\n", err.message);
+            exit(1);
+        }
+        double r[3][2];
+        for (int t = 0; t < 3; t++) {
+            lowp_ctx c = {A, C, M, pk, t ? &w[t - 1] : NULL};
+            lowp_rate(&c, N, K, r[t]);
+        }
+        char shape[64];
+        snprintf(shape, sizeof shape, "%ldx%ldx%ld", (long)M, (long)K, (long)N);
+        /* matvec: weight bytes streamed per second (4, 2, 1 bytes a weight) by CPU time */
+        if (M == 1)
+            printf("| %-13s | %7.1f | %7.1f | %7.1f | %7.1f | %7.1f | %7.1f | GB/s %5.1f %5.1f %5.1f |\n", shape,
+                   r[0][0], r[0][1], r[1][0], r[1][1], r[2][0], r[2][1], r[0][1] * 2, r[1][1], r[2][1] / 2);
+        else
+            printf("| %-13s | %7.1f | %7.1f | %7.1f | %7.1f | %7.1f | %7.1f | |\n", shape, r[0][0], r[0][1], r[1][0],
+                   r[1][1], r[2][0], r[2][1]);
+        cf_lowp_free(&w[0]);
+        cf_lowp_free(&w[1]);
+        free_packs(pk, 1);
+        free(A), free(B), free(C);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *only = NULL;
@@ -305,7 +384,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [--quick] [--only read|matvec|gemm|act]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--only read|matvec|gemm|lowp|act]\n", argv[0]);
             return 2;
         }
     }
@@ -336,6 +415,11 @@ int main(int argc, char **argv)
            "OpenBLAS threads GFLOP/s |\n|---|---|---|---|---|---|\n");
     for (int t = 1; t <= 2; t++)
         bench_gemm(t);
+    }
+    if (SECTION("lowp")) {
+        printf("\n| 1 thread MxKxN | f32 GFLOP/s wall | f32 cpu | bf16 wall | bf16 cpu | int8 wall | int8 cpu | "
+               "matvec weight GB/s by cpu (f32 bf16 int8) |\n|---|---|---|---|---|---|---|---|\n");
+        bench_lowp();
     }
     if (SECTION("act")) {
         printf("\n| 128x3072 elements (copy + op) | thr | portable ms | %s ms |\n|---|---|---|---|\n",

@@ -7,6 +7,7 @@ packages=(
   libcriterion-dev
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev libstb-dev libkissfft-dev
   libcurl4-openssl-dev libssl-dev libmicrohttpd-dev python3
+  help2man dpkg-dev python3-pytest python3-setuptools python3-pip curl  # man page, .deb, Python binding, docs
 )
 missing=()
 for p in "${packages[@]}"; do

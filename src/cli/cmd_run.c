@@ -32,13 +32,14 @@ static void usage(FILE *out)
             "  --handle-impossible-answer\n"
             "  --param KEY=VALUE         any pipeline parameter (VALUE as JSON, else as a string)\n"
             "  --threads N               threads (default: CFORMER_THREADS or all cores)\n"
+            "  --dtype f32|bf16|int8     weight type the layers run in (default f32)\n"
             "  --some-name VALUE         any other long option is parameter some_name=VALUE\n"
             "\n"
             "exit codes: 0 ok, 1 error (model, files), 2 bad usage or payload\n");
 }
 
 typedef struct run_args {
-    const char *task, *model, *json, *question, *context;
+    const char *task, *model, *json, *question, *context, *dtype;
     int threads;
     cJSON *params;
     cJSON *inputs; /* array of positional inputs */
@@ -138,6 +139,8 @@ static int parse_args(int argc, char **argv, run_args *a)
             a->context = next;
         else if (!strcmp(arg, "--threads"))
             a->threads = atoi(next);
+        else if (!strcmp(arg, "--dtype"))
+            a->dtype = next;
         else if (!strcmp(arg, "--labels"))
             set_param(a, "candidate_labels", comma_list(next));
         else if (!strcmp(arg, "--targets"))
@@ -254,9 +257,12 @@ static int run(run_args *a)
             return rc;
         }
     }
-    char options[64] = "";
-    if (a->threads > 0)
-        snprintf(options, sizeof options, "{\"threads\": %d}", a->threads);
+    char options[96] = "";
+    if (!cf_cli_load_options(options, sizeof options, a->threads, a->dtype)) {
+        free(prompt);
+        free(payload);
+        return CF_EXIT_USAGE;
+    }
     if (prompt) {
         int rc = run_streaming(a, prompt, payload, options[0] ? options : NULL);
         free(prompt);

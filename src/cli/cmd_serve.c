@@ -36,6 +36,7 @@ static void usage(FILE *out)
             "  --max-new-tokens N     cap for text generation (default 1024)\n"
             "  --timeout MS           longest wait in the queue before 503 (default 60000)\n"
             "  --threads N            threads per pipeline (default: CFORMER_THREADS or all cores)\n"
+            "  --dtype f32|bf16|int8  weight type the layers run in (default f32)\n"
             "  --pull                 download Hub models missing from the cache\n"
             "\n"
             "SIGTERM or Ctrl-C stops accepting connections and finishes requests in flight.\n");
@@ -101,6 +102,7 @@ static void served_name(const char *model, char *out, size_t size)
 typedef struct serve_args {
     const char *models[MAX_SERVED], *tasks[MAX_SERVED];
     int n_models, n_tasks, threads;
+    const char *dtype;
     bool pull;
     cf_server_config cfg;
 } serve_args;
@@ -145,6 +147,8 @@ static int parse(int argc, char **argv, serve_args *a)
             a->cfg.request_timeout_ms = atoi(val);
         else if (!strcmp(opt, "--threads"))
             a->threads = atoi(val);
+        else if (!strcmp(opt, "--dtype"))
+            a->dtype = val;
         else {
             fprintf(stderr, "cformer serve: unknown option %s (see cformer serve --help)\n", opt);
             return CF_EXIT_USAGE;
@@ -163,9 +167,9 @@ static int parse(int argc, char **argv, serve_args *a)
 
 static int open_models(const serve_args *a, cf_server *s, cf_pipeline **pipes)
 {
-    char options[64] = "";
-    if (a->threads > 0)
-        snprintf(options, sizeof options, "{\"threads\": %d}", a->threads);
+    char options[96] = "";
+    if (!cf_cli_load_options(options, sizeof options, a->threads, a->dtype))
+        return CF_EXIT_USAGE;
     for (int i = 0; i < a->n_models; i++) {
         cf_error err = {0};
         char dir[CF_PATH_MAX], name[256];

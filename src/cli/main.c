@@ -20,6 +20,7 @@ static const command k_commands[] = {
     {"ls", cf_cmd_ls, "list the models in the HF cache with their sizes"},
     {"rm", cf_cmd_rm, "remove a model (or ORG/NAME@REV) from the HF cache"},
     {"serve", cf_cmd_serve, "serve pipelines over HTTP (Inference API, KServe v2, playground)"},
+    {"tasks", cf_cmd_tasks, "list the pipeline tasks this build runs, their aliases and default models"},
 };
 
 static void usage(FILE *out)

@@ -28,6 +28,23 @@ cf_isa cf_cpu_best_isa(void)
 #endif
 }
 
+bool cf_cpu_has_avx512_bf16_vnni(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    static atomic_int has = -1;
+    int h = atomic_load(&has);
+    if (h < 0) {
+        __builtin_cpu_init();
+        h = cf_cpu_best_isa() == CF_ISA_AVX512 && __builtin_cpu_supports("avx512bf16") &&
+            __builtin_cpu_supports("avx512vnni");
+        atomic_store(&has, h);
+    }
+    return h;
+#else
+    return false;
+#endif
+}
+
 cf_isa cf_kernels_isa(void)
 {
     int f = atomic_load(&g_forced_isa);

@@ -10,6 +10,8 @@ typedef enum cf_isa { CF_ISA_PORTABLE = 0, CF_ISA_AVX2, CF_ISA_AVX512 } cf_isa;
 
 /* Best instruction set this CPU supports (detected once). */
 cf_isa cf_cpu_best_isa(void);
+/* AVX-512 BF16 and VNNI (vdpbf16ps, vpdpbusd): the bf16/int8 kernels' widest path. */
+bool cf_cpu_has_avx512_bf16_vnni(void);
 /* The instruction set kernels use now: the forced one, else the best. */
 cf_isa cf_kernels_isa(void);
 /* Use `isa` (clamped to what the CPU supports) for every later call; returns the ISA now in use. */

@@ -4,9 +4,11 @@
 #define CF_KERNELS_KERNELS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/tensor.h" /* cf_f32_to_bf16 / cf_bf16_to_f32: the one bf16 rounding */
 
 /* C[M,N] = alpha * op(A) * op(B) + beta * C, BLAS semantics (lda/ldb/ldc are row strides). */
 void cf_gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
@@ -78,5 +80,53 @@ typedef struct cf_attn_args {
 } cf_attn_args;
 
 void cf_attention_f32(const cf_attn_args *a);
+
+/* ---- bf16 and int8 weights ------------------------------------------------------------------ */
+
+/* How a layer's weights are stored for the kernels. */
+typedef enum cf_wtype { CF_WTYPE_F32 = 0, CF_WTYPE_BF16, CF_WTYPE_INT8 } cf_wtype;
+const char *cf_wtype_name(cf_wtype t);
+/* "f32" | "bf16" | "int8" (also "float32", "bfloat16"); false for anything else. */
+bool cf_wtype_parse(const char *s, cf_wtype *out);
+
+/* An activation applied to a GEMM's output tile while it is still in cache. */
+typedef enum cf_act { CF_ACT_NONE = 0, CF_ACT_GELU_ERF, CF_ACT_GELU_TANH, CF_ACT_RELU, CF_ACT_SILU } cf_act;
+/* x = act(x) over n elements (inline for a tile row; on the pool for large n). */
+void cf_act_span(cf_act act, float *x, int64_t n);
+
+/* Weights W [N, K] converted once into panels of CF_LOWP_PANEL output columns that hold the
+ * dot-product groups the instructions read: bf16 as k-pairs (one 32-bit word = W[n,k], W[n,k+1]:
+ * vdpbf16ps), int8 as k-quads (one word = 4 signed bytes: vpdpbusd). Panel p is kp/g words x 48
+ * columns, word (k/g, c) at panels[p][(k/g) * 48 + c]. The layout does not depend on the ISA, so
+ * every path (AVX-512, AVX2, portable) reads the same pack. int8 is symmetric per output channel
+ * (scale[n] = max|W[n,:]| / 127, round to nearest even); activations are quantized per row at
+ * run time (asymmetric u8, zero point per row). bf16 rounds to nearest even. */
+#define CF_LOWP_PANEL 48
+#define CF_LOWP_INT8_MAX_K 65536 /* 255 * 127 * K must fit the int32 accumulator */
+typedef struct cf_lowp_weights {
+    cf_wtype type; /* CF_WTYPE_BF16 or CF_WTYPE_INT8 */
+    int64_t K, N, kp; /* kp: K rounded up to the group size (2 bf16, 4 int8), zero padded */
+    uint32_t *panels;
+    float *scale;    /* int8: [N] weight scale per output channel */
+    int32_t *colsum; /* int8: [N] sum over k of the quantized weights (undoes the activation zero point) */
+} cf_lowp_weights;
+
+/* Pack W where W[n, k] = w[n * stride_n + k * stride_k] (torch Linear: stride_n = K, stride_k = 1;
+ * GPT-2 Conv1D: stride_n = 1, stride_k = N). */
+cf_status cf_lowp_pack_f32(cf_lowp_weights *w, cf_wtype type, const float *src, int64_t N, int64_t K,
+                           int64_t stride_n, int64_t stride_k, cf_error *err);
+/* bf16 weights as stored (raw bf16 bits), packed without a detour through f32. */
+cf_status cf_lowp_pack_bf16_bits(cf_lowp_weights *w, const uint16_t *src, int64_t N, int64_t K, int64_t stride_n,
+                                 int64_t stride_k, cf_error *err);
+void cf_lowp_free(cf_lowp_weights *w);
+/* C[M, N] = act(A[M, K] W^T + bias) (bias may be NULL); lda/ldc are row strides in floats. */
+void cf_lowp_linear(const cf_lowp_weights *w, const float *A, int64_t M, int64_t lda, const float *bias, cf_act act,
+                    float *C, int64_t ldc);
+
+/* The machine's limits, measured on the pool: streaming read bandwidth over a `bytes` buffer
+ * (GB/s), and the peak rate of the widest multiply-add instruction for weights of type t
+ * (f32 FMA, bf16 vdpbf16ps, int8 vpdpbusd; GFLOP/s counting a multiply-add as 2). 0 = unknown. */
+double cf_measure_read_gbs(size_t bytes);
+double cf_measure_peak_gflops(cf_wtype t);
 
 #endif

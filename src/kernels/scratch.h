@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-enum { CF_SCRATCH_ATTN_SCORES = 0, CF_SCRATCH_GEMM_A, CF_SCRATCH_GEMM_B, CF_SCRATCH_SLOTS };
+enum { CF_SCRATCH_ATTN_SCORES = 0, CF_SCRATCH_GEMM_A, CF_SCRATCH_GEMM_B, CF_SCRATCH_LOWP_A, CF_SCRATCH_SLOTS };
 
 /* At least n floats, 64-byte aligned, for this thread and slot; NULL if out of memory. */
 float *cf_scratch_f32(int slot, size_t n);

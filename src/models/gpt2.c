@@ -45,6 +45,7 @@ static void gpt2_free(void *p)
     }
     free(g->h);
     cf_norm_free(&g->ln_f);
+    cf_linear_free(&g->lm_head);
     cf_weight_free(&g->wte);
     cf_weight_free(&g->wpe);
     cf_st_close(g->st);
@@ -177,8 +178,7 @@ static cf_status load_weights(gpt2 *g, const char *dir, cf_error *err)
         CF_TRY(load_block(g, l, pre, err));
     if (cf_st_find(g->st, "lm_head.weight"))
         cf_log_debug("gpt2: lm_head.weight present; GPT-2 ties it to wte, which is used");
-    g->lm_head = (cf_linear){.n_in = g->d, .n_out = g->vocab, .w = (float *)g->wte.data};
-    return CF_OK;
+    return cf_linear_init_view(&g->lm_head, g->wte.data, NULL, g->d, g->vocab, err);
 }
 
 cf_status cf_gpt2_load(const cf_config *config, const char *dir, cf_causal_lm *m, cf_error *err)

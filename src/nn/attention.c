@@ -1,14 +1,17 @@
 #include "nn/attention.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/kernels.h"
 
-/* Stack three [hidden, hidden] projections into one [3*hidden, hidden] so Q, K and V come
- * out of a single GEMM. */
-static cf_status fuse_qkv(cf_linear *dst, const cf_linear parts[3], int64_t hidden, cf_error *err)
+/* Stack the three [hidden, hidden] projections into one [3*hidden, hidden] layer so Q, K and V
+ * come out of a single GEMM. The checkpoint's f32 values are stacked, then the layer packs them
+ * for whatever weight type it is loaded in. */
+static cf_status load_fused_qkv(cf_linear *dst, const cf_safetensors *st, const char *const names[3],
+                                int64_t hidden, cf_error *err)
 {
     size_t block = (size_t)hidden * (size_t)hidden;
     float *w = malloc(3 * block * sizeof(float));
@@ -19,12 +22,30 @@ static cf_status fuse_qkv(cf_linear *dst, const cf_linear parts[3], int64_t hidd
         return cf_fail(err, CF_ERR_NOMEM, "attention: cannot allocate fused QKV weights (%lld floats)",
                        (long long)(3 * block));
     }
-    for (int i = 0; i < 3; i++) {
-        memcpy(w + i * block, parts[i].w, block * sizeof(float));
-        memcpy(b + i * hidden, parts[i].bias, (size_t)hidden * sizeof(float));
+    cf_status s = CF_OK;
+    for (int i = 0; i < 3 && s == CF_OK; i++) {
+        char name[512];
+        int64_t shape[2] = {hidden, hidden};
+        float *part = NULL;
+        snprintf(name, sizeof name, "%s.weight", names[i]);
+        s = cf_st_get_f32(st, name, 2, shape, &part, err);
+        if (s == CF_OK)
+            memcpy(w + i * block, part, block * sizeof(float));
+        free(part);
+        part = NULL;
+        snprintf(name, sizeof name, "%s.bias", names[i]);
+        if (s == CF_OK)
+            s = cf_st_get_f32(st, name, 1, &hidden, &part, err);
+        if (s == CF_OK)
+            memcpy(b + i * hidden, part, (size_t)hidden * sizeof(float));
+        free(part);
     }
-    *dst = (cf_linear){.n_in = hidden, .n_out = 3 * hidden, .w = w, .bias = b, .owns_w = true, .owns_bias = true};
-    return CF_OK;
+    if (s != CF_OK) {
+        free(w);
+        free(b);
+        return s;
+    }
+    return cf_linear_init_owned(dst, w, b, hidden, 3 * hidden, err);
 }
 
 cf_status cf_self_attention_load(cf_self_attention *a, const cf_safetensors *st, const char *q, const char *k,
@@ -35,15 +56,8 @@ cf_status cf_self_attention_load(cf_self_attention *a, const cf_safetensors *st,
         return cf_fail(err, CF_ERR_FORMAT, "attention: hidden size %lld is not divisible by %d heads",
                        (long long)hidden, n_heads);
     a->head_dim = (int)(hidden / n_heads);
-    cf_linear parts[3] = {0};
     const char *names[3] = {q, k, v};
-    cf_status s = CF_OK;
-    for (int i = 0; i < 3 && s == CF_OK; i++)
-        s = cf_linear_load(&parts[i], st, names[i], hidden, hidden, true, err);
-    if (s == CF_OK)
-        s = fuse_qkv(&a->qkv, parts, hidden, err);
-    for (int i = 0; i < 3; i++)
-        cf_linear_free(&parts[i]);
+    cf_status s = load_fused_qkv(&a->qkv, st, names, hidden, err);
     if (s == CF_OK)
         s = cf_linear_load(&a->out, st, o, hidden, hidden, true, err);
     if (s != CF_OK)

@@ -124,7 +124,8 @@ void cf_kv_attend(cf_kv_cache *c, const cf_kv_attend_args *a)
             .q = a->q + b * a->T * a->q_stride, .q_stride = a->q_stride,
             .k = keys, .k_stride = c->kv_dim, .v = values, .v_stride = c->kv_dim,
             .out = a->out + b * a->T * a->out_stride, .out_stride = a->out_stride,
-            .scale = a->scale, .key_mask = cf_kv_mask(c, seq), .causal = true, .causal_offset = c->len,
+            .scale = a->scale, .key_mask = cf_kv_mask(c, seq), .bias = a->bias, .causal = true,
+            .causal_offset = c->len,
         };
         cf_attention_f32(&args);
     }

@@ -1,5 +1,7 @@
 /* Linear layers: y = x W^T + b with W in torch's [n_out, n_in] layout. F32 weights stay views into
- * the mmapped checkpoint; other dtypes and GPT-2's transposed Conv1D weights are converted once here. */
+ * the mmapped checkpoint; other dtypes and GPT-2's transposed Conv1D weights are converted once here.
+ * Under a bf16/int8 load option the weights are packed straight from the checkpoint (a bf16
+ * checkpoint loaded as bf16 is never widened to f32) and the f32 copy is not kept. */
 #include "nn/linear.h"
 
 #include <stdio.h>
@@ -9,6 +11,45 @@
 #include "kernels/kernels.h"
 
 #define NAME_MAX_LEN 512
+
+static _Thread_local cf_load_options t_options;
+
+cf_load_options cf_linear_set_load_options(cf_load_options o)
+{
+    cf_load_options old = t_options;
+    t_options = o;
+    return old;
+}
+
+cf_load_options cf_linear_load_options(void) { return t_options; }
+
+cf_wtype cf_linear_wtype_for(int64_t n_in, int64_t n_out)
+{
+    cf_wtype t = t_options.dtype;
+    if (n_in < CF_LINEAR_LOWP_MIN || n_out < CF_LINEAR_LOWP_MIN)
+        return CF_WTYPE_F32;
+    if (t == CF_WTYPE_INT8 && n_in > CF_LOWP_INT8_MAX_K)
+        return CF_WTYPE_BF16; /* the int32 sums could overflow; bf16 is the next best */
+    return t;
+}
+
+/* Pack the weight tensor `t` (element [n, k] at n*stride_n + k*stride_k) as `type`. */
+static cf_status pack_lowp(cf_linear *l, cf_wtype type, const cf_safetensors *st, const char *name, const cf_tensor *t,
+                           int64_t stride_n, int64_t stride_k, cf_error *err)
+{
+    cf_status s;
+    if (t->dtype == CF_DTYPE_BF16 && type == CF_WTYPE_BF16) {
+        s = cf_lowp_pack_bf16_bits(&l->lowp, t->data, l->n_out, l->n_in, stride_n, stride_k, err);
+    } else if (t->dtype == CF_DTYPE_F32) {
+        s = cf_lowp_pack_f32(&l->lowp, type, t->data, l->n_out, l->n_in, stride_n, stride_k, err);
+    } else {
+        float *f;
+        CF_TRY(cf_st_get_f32(st, name, t->ndim, t->shape, &f, err));
+        s = cf_lowp_pack_f32(&l->lowp, type, f, l->n_out, l->n_in, stride_n, stride_k, err);
+        free(f);
+    }
+    return s == CF_OK ? CF_OK : cf_error_prefix(err, "tensor '%s': ", name);
+}
 
 static cf_status tensor_name(char *buf, const char *prefix, const char *suffix, cf_error *err)
 {
@@ -68,10 +109,18 @@ cf_status cf_linear_load(cf_linear *l, const cf_safetensors *st, const char *pre
     char name[NAME_MAX_LEN];
     CF_TRY(tensor_name(name, prefix, "weight", err));
     int64_t shape[2] = {n_out, n_in};
-    CF_TRY(load_f32(st, name, 2, shape, &l->w, &l->owns_w, err));
-    cf_status s = has_bias ? load_bias(l, st, prefix, err) : CF_OK;
-    if (s == CF_OK)
+    cf_wtype type = cf_linear_wtype_for(n_in, n_out);
+    cf_status s;
+    if (type != CF_WTYPE_F32) {
+        const cf_tensor *t;
+        CF_TRY(cf_st_get(st, name, 2, shape, &t, err));
+        s = pack_lowp(l, type, st, name, t, n_in, 1, err);
+    } else {
+        CF_TRY(load_f32(st, name, 2, shape, &l->w, &l->owns_w, err));
         s = pack_weight(l, name, err);
+    }
+    if (s == CF_OK && has_bias)
+        s = load_bias(l, st, prefix, err);
     if (s != CF_OK)
         cf_linear_free(l);
     return s;
@@ -100,6 +149,17 @@ cf_status cf_linear_load_conv1d(cf_linear *l, const cf_safetensors *st, const ch
     char name[NAME_MAX_LEN];
     CF_TRY(tensor_name(name, prefix, "weight", err));
     int64_t shape[2] = {n_in, n_out};
+    cf_wtype type = cf_linear_wtype_for(n_in, n_out);
+    if (type != CF_WTYPE_F32) {
+        const cf_tensor *t;
+        CF_TRY(cf_st_get(st, name, 2, shape, &t, err));
+        cf_status s = pack_lowp(l, type, st, name, t, 1, n_out, err);
+        if (s == CF_OK)
+            s = load_bias(l, st, prefix, err);
+        if (s != CF_OK)
+            cf_linear_free(l);
+        return s;
+    }
     float *stored;
     bool stored_owned;
     CF_TRY(load_f32(st, name, 2, shape, &stored, &stored_owned, err));
@@ -126,12 +186,37 @@ cf_status cf_linear_init_owned(cf_linear *l, float *w, float *bias, int64_t n_in
 {
     *l = (cf_linear){.n_in = n_in, .n_out = n_out, .w = w, .bias = bias, .owns_w = true, .owns_bias = bias != NULL};
     cf_status s = check_dims("(built in memory)", n_in, n_out, err);
-    if (s == CF_OK)
+    cf_wtype type = s == CF_OK ? cf_linear_wtype_for(n_in, n_out) : CF_WTYPE_F32;
+    if (s == CF_OK && type != CF_WTYPE_F32) {
+        s = cf_lowp_pack_f32(&l->lowp, type, w, n_out, n_in, n_in, 1, err);
+        if (s == CF_OK) {
+            free(w);
+            l->w = NULL;
+            l->owns_w = false;
+        }
+    } else if (s == CF_OK) {
         s = pack_weight(l, "(built in memory)", err);
+    }
     if (s != CF_OK) {
         free(w), free(bias);
         memset(l, 0, sizeof *l);
     }
+    return s;
+}
+
+cf_status cf_linear_init_view(cf_linear *l, const float *w, const float *bias, int64_t n_in, int64_t n_out,
+                              cf_error *err)
+{
+    *l = (cf_linear){.n_in = n_in, .n_out = n_out, .w = (float *)w, .bias = (float *)bias};
+    CF_TRY(check_dims("(view)", n_in, n_out, err));
+    cf_wtype type = cf_linear_wtype_for(n_in, n_out);
+    if (type == CF_WTYPE_F32)
+        return CF_OK; /* no pack: a tied table is large and the plain kernels read it as it is */
+    cf_status s = cf_lowp_pack_f32(&l->lowp, type, w, n_out, n_in, n_in, 1, err);
+    if (s != CF_OK)
+        memset(l, 0, sizeof *l);
+    else
+        l->w = NULL;
     return s;
 }
 
@@ -144,13 +229,12 @@ void cf_linear_free(cf_linear *l)
     if (l->owns_bias)
         free(l->bias);
     cf_gemm_packed_free(&l->packed);
+    cf_lowp_free(&l->lowp);
     memset(l, 0, sizeof *l);
 }
 
-void cf_linear_forward(const cf_linear *l, const float *x, int64_t M, float *y)
+static void f32_forward(const cf_linear *l, const float *x, int64_t M, float *y)
 {
-    if (M <= 0)
-        return;
     bool packed = l->packed.b == l->w && l->packed.K == l->n_in && l->packed.N == l->n_out;
     if (M == 1) {
         if (packed)
@@ -165,4 +249,22 @@ void cf_linear_forward(const cf_linear *l, const float *x, int64_t M, float *y)
         cf_gemm_f32(false, true, M, l->n_out, l->n_in, 1.0f, x, l->n_in, l->w, l->n_in, 0.0f, y, l->n_out);
     if (l->bias)
         cf_add_row_bias(y, l->bias, M, l->n_out);
+}
+
+void cf_linear_forward(const cf_linear *l, const float *x, int64_t M, float *y)
+{
+    cf_linear_forward_act(l, x, M, y, CF_ACT_NONE);
+}
+
+void cf_linear_forward_act(const cf_linear *l, const float *x, int64_t M, float *y, cf_act act)
+{
+    if (M <= 0)
+        return;
+    if (l->lowp.panels) {
+        cf_lowp_linear(&l->lowp, x, M, l->n_in, l->bias, act, y, l->n_out);
+        return;
+    }
+    f32_forward(l, x, M, y);
+    if (act != CF_ACT_NONE)
+        cf_act_span(act, y, M * l->n_out);
 }

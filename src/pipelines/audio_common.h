@@ -7,7 +7,8 @@
 
 #include "pipelines/pipeline.h"
 
-/* inputs: a JSON string naming an audio file. *pcm (malloc'ed) gets n mono samples at `rate`. */
+/* inputs: a JSON string naming an audio file, or base64 of the file's bytes (a data: URL too).
+ * *pcm (malloc'ed) gets n mono samples at `rate`. */
 cf_status cf_audio_input(const cJSON *inputs, int rate, float **pcm, size_t *n, cf_error *err);
 
 /* "task: window i/n" on stderr when the clip is longer than 30 s (n > 1 windows). */

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "io/model_dir.h"
 #include "kernels/threadpool.h"
+#include "nn/linear.h"
 
 /* ================================================================ task registry ====
  * One line per task file: X(name) refers to `const cf_task cf_task_<name>` defined in
@@ -90,8 +91,9 @@ static cf_status apply_options(cf_pipeline *p, const char *options_json, cf_erro
     cJSON_ArrayForEach(item, p->options)
     {
         if (!strcmp(item->string, "dtype")) {
-            if (!cJSON_IsString(item) || strcmp(item->valuestring, "f32") != 0)
-                return cf_fail(err, CF_ERR_UNSUPPORTED, "load option dtype: only \"f32\" is supported");
+            cf_wtype t;
+            if (!cJSON_IsString(item) || !cf_wtype_parse(item->valuestring, &t))
+                return cf_fail(err, CF_ERR_INVALID_ARG, "load option dtype must be \"f32\", \"bf16\" or \"int8\"");
         } else if (!strcmp(item->string, "threads")) {
             int64_t n;
             if (!cf_json_is_int(item, &n) || n < 0 || n > 1024)
@@ -124,7 +126,15 @@ static cf_status open_pipeline(cf_pipeline *p, const char *task, const char *mod
     char path[CF_PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/config.json", p->model_dir);
     CF_TRY(cf_config_load(&p->config, path, err));
-    return p->task->open(p, err);
+    /* Every layer the task loads on this thread follows the dtype option. */
+    cf_load_options opts = {CF_WTYPE_F32};
+    const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(p->options, "dtype");
+    if (cJSON_IsString(dtype))
+        cf_wtype_parse(dtype->valuestring, &opts.dtype);
+    cf_load_options saved = cf_linear_set_load_options(opts);
+    cf_status s = p->task->open(p, err);
+    cf_linear_set_load_options(saved);
+    return s;
 }
 
 cf_status cf_pipeline_open(const char *task, const char *model, const char *options_json, cf_pipeline **out,

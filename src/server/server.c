@@ -16,12 +16,16 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "pipelines/text_generation.h"
+#include "server/batch.h"
 #include "server/kserve.h"
 #include "server/metrics.h"
 #include "server/playground.h"
 #include "server/queue.h"
+#include "server/sse.h"
 
 #define MAX_MODELS 32
+#define MAX_BATCH 256
 #define JSON_TYPE "application/json"
 
 struct cf_server {
@@ -45,20 +49,36 @@ typedef struct request {
     cf_job job; /* first: the queue hands this back */
     cf_server *server;
     struct MHD_Connection *conn;
+    atomic_int refs; /* the connection's, and the worker's while queued or running */
     double started;
     cf_buf body;
     bool too_large;
     bool counted;   /* included in open_requests */
-    bool finished;  /* a worker filled status/reply */
+    bool finished;  /* a worker filled status/reply, or opened the event stream */
     route_kind route;
     const cf_server_model *model;
     char *payload;
     bool stream;
+    char *group;    /* batchable: the body without "inputs" (the batch key) */
+    cJSON *inputs;  /* batchable: the inputs */
+    size_t n_inputs;
     size_t kserve_inputs;
     char *kserve_id;
     unsigned status;
     char *reply;
     const char *reply_type;
+    /* an event stream: the worker appends events, the connection's reader sends them */
+    pthread_mutex_t lock;
+    bool streaming;      /* the response is the event stream */
+    bool stream_done;    /* the last event is in */
+    bool reader_waiting; /* the reader suspended the connection until more events come */
+    bool gone;           /* the connection is over (the client left): nobody to resume */
+    cf_buf events;
+    size_t events_sent;
+    char *held;          /* the newest piece: it becomes the final event if no other follows */
+    size_t held_len;
+    int64_t held_id;
+    int n_events;
 } request;
 
 static double now_seconds(void)
@@ -79,7 +99,9 @@ cf_server_config cf_server_config_default(void)
                               .connection_timeout_s = 15,
                               .max_connections = 512,
                               .max_input_chars = 100000,
-                              .max_new_tokens = 1024};
+                              .max_new_tokens = 1024,
+                              .max_batch = 8,
+                              .max_wait_ms = 0};
 }
 
 /* ---- responses ---- */
@@ -184,6 +206,24 @@ static char *models_json(const cf_server *s, bool health)
     return text;
 }
 
+/* ---- request lifetime ---- */
+
+static void request_release(request *r)
+{
+    if (atomic_fetch_sub(&r->refs, 1) != 1)
+        return;
+    cf_buf_free(&r->body);
+    free(r->payload);
+    free(r->group);
+    cJSON_Delete(r->inputs);
+    free(r->kserve_id);
+    free(r->reply);
+    cf_buf_free(&r->events);
+    free(r->held);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
 /* ---- running a request on a worker ---- */
 
 static unsigned status_for(cf_status st)
@@ -200,6 +240,7 @@ static unsigned status_for(cf_status st)
     }
 }
 
+/* Hand the reply to the connection (suspended since it was queued) and wake it. */
 static void finish(request *r, unsigned status, char *reply, const char *type)
 {
     r->status = status;
@@ -209,48 +250,259 @@ static void finish(request *r, unsigned status, char *reply, const char *type)
     MHD_resume_connection(r->conn);
 }
 
-/* Server-Sent Events: the output as one event, then [DONE]. */
-static char *as_event_stream(const char *output)
+/* The worker is done with r. */
+static void job_done(request *r)
 {
-    cf_buf b = {0};
-    cf_buf_printf(&b, "data: %s\n\ndata: [DONE]\n\n", output);
-    return cf_buf_steal(&b);
+    cf_metrics_queue(&r->server->metrics, 0, -1);
+    request_release(r);
+}
+
+/* Leave the queue: false (and answered 503) when the request waited too long or the server is
+ * past its shutdown grace. */
+static bool admit(request *r)
+{
+    cf_server *s = r->server;
+    cf_metrics_queue(&s->metrics, -1, 1);
+    double waited_ms = (now_seconds() - r->started) * 1000.0;
+    if (!atomic_load(&s->expired) && waited_ms <= s->cfg.request_timeout_ms)
+        return true;
+    finish(r, 503,
+           error_json(503, atomic_load(&s->expired) ? "the server is shutting down"
+                                                    : "the request waited too long in the queue; retry later"),
+           JSON_TYPE);
+    job_done(r);
+    return false;
+}
+
+/* Answer a finished run: an error, the KServe response, a one-event stream or the JSON itself. */
+static void reply_output(request *r, cf_status st, char *out, const cf_error *err)
+{
+    if (st != CF_OK) {
+        free(out);
+        finish(r, status_for(st), error_json(status_for(st), err->message), JSON_TYPE);
+    } else if (r->route == ROUTE_KSERVE) {
+        char *body = NULL;
+        cf_error kerr = {0};
+        st = cf_kserve_response(r->model->name, r->kserve_id, out, r->kserve_inputs, &body, &kerr);
+        free(out);
+        finish(r, st == CF_OK ? 200 : 500, st == CF_OK ? body : error_json(500, kerr.message), JSON_TYPE);
+    } else if (r->stream) { /* a model without streaming: its output as one event */
+        cf_buf b = {0};
+        cf_sse_data(&b, out);
+        free(out);
+        finish(r, 200, cf_buf_steal(&b), "text/event-stream");
+    } else {
+        finish(r, 200, out, JSON_TYPE);
+    }
+}
+
+/* Run the model, counting the tokens any text generation on this thread produced. */
+static cf_status run_model(request *r, const char *payload, char **out, cf_error *err)
+{
+    uint64_t before = cf_text_generation_thread_tokens();
+    cf_status st = r->model->run(r->model->ctx, payload, out, err);
+    cf_metrics_add_tokens(&r->server->metrics, cf_text_generation_thread_tokens() - before);
+    return st;
+}
+
+static void run_single(request *r)
+{
+    cf_error err = {0};
+    char *out = NULL;
+    cf_status st = run_model(r, r->payload, &out, &err);
+    reply_output(r, st, out, &err);
+}
+
+/* ---- streamed generation ---- */
+
+/* Called with r->lock held after events were added: open the stream, or wake its reader. */
+static void stream_wake(request *r)
+{
+    if (r->gone)
+        return;
+    if (!r->streaming) {
+        r->streaming = true;
+        r->status = 200;
+        r->finished = true;
+        MHD_resume_connection(r->conn);
+    } else if (r->reader_waiting) {
+        r->reader_waiting = false;
+        MHD_resume_connection(r->conn);
+    }
+}
+
+/* The previous piece goes out; this one is held: whichever is last carries generated_text. */
+static void on_piece(void *ctx, const char *text, size_t len)
+{
+    request *r = ctx;
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    pthread_mutex_lock(&r->lock);
+    bool added = r->held != NULL;
+    if (added)
+        cf_sse_token(&r->events, ++r->n_events, r->held_id, r->held, r->held_len, NULL);
+    free(r->held);
+    r->held = copy;
+    r->held_len = len;
+    r->held_id = cf_text_generation_last_token();
+    if (added)
+        stream_wake(r);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void run_streamed(request *r)
+{
+    cf_error err = {0};
+    char *out = NULL;
+    uint64_t before = cf_text_generation_thread_tokens();
+    cf_status st = r->model->run_stream(r->model->ctx, r->payload, on_piece, r, &out, &err);
+    cf_metrics_add_tokens(&r->server->metrics, cf_text_generation_thread_tokens() - before);
+    pthread_mutex_lock(&r->lock);
+    if (st != CF_OK && !r->streaming) { /* nothing sent yet: a plain error reply */
+        pthread_mutex_unlock(&r->lock);
+        reply_output(r, st, out, &err);
+        return;
+    }
+    if (st != CF_OK) {
+        char *e = error_json(status_for(st), err.message);
+        cf_sse_data(&r->events, e);
+        free(e);
+    } else {
+        char *text = cf_sse_generated_text(out);
+        cf_sse_token(&r->events, ++r->n_events, r->held ? r->held_id : cf_text_generation_last_token(),
+                     r->held ? r->held : "", r->held_len, text ? text : out);
+        free(text);
+    }
+    free(out);
+    r->stream_done = true;
+    stream_wake(r);
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* MHD pulls the stream: what the worker has added, else suspend until it adds more. */
+static ssize_t read_events(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    request *r = cls;
+    pthread_mutex_lock(&r->lock);
+    size_t n = r->events.len - r->events_sent;
+    ssize_t result = 0;
+    if (n) {
+        n = n < max ? n : max;
+        memcpy(buf, r->events.data + r->events_sent, n);
+        r->events_sent += n;
+        if (r->events_sent == r->events.len) {
+            cf_buf_clear(&r->events);
+            r->events_sent = 0;
+        }
+        result = (ssize_t)n;
+    } else if (r->stream_done) {
+        result = MHD_CONTENT_READER_END_OF_STREAM;
+    } else {
+        r->reader_waiting = true;
+        MHD_suspend_connection(r->conn);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return result;
+}
+
+static enum MHD_Result send_stream(request *r)
+{
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, read_events, r, NULL);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    enum MHD_Result ok = MHD_queue_response(r->conn, 200, resp);
+    MHD_destroy_response(resp);
+    cf_metrics_observe(&r->server->metrics, 200, now_seconds() - r->started); /* time to first event */
+    return ok;
+}
+
+/* ---- batches ---- */
+
+typedef struct batch_pick {
+    const request *leader;
+    size_t inputs, max;
+} batch_pick;
+
+static cf_pick pick_same_group(const cf_job *job, void *ctx)
+{
+    batch_pick *b = ctx;
+    const request *r = (const request *)job;
+    if (r->model != b->leader->model || !r->group || strcmp(r->group, b->leader->group) != 0)
+        return CF_PICK_SKIP;
+    if (b->inputs + r->n_inputs > b->max)
+        return CF_PICK_STOP;
+    b->inputs += r->n_inputs;
+    return b->inputs == b->max ? CF_PICK_TAKE_LAST : CF_PICK_TAKE;
+}
+
+/* Run the members as one call and split the answer; if that fails, each runs on its own, so a
+ * bad input gets its own error and the others their results. */
+static void run_batch(request **m, size_t n)
+{
+    const cJSON *inputs[MAX_BATCH];
+    for (size_t i = 0; i < n; i++)
+        inputs[i] = m[i]->inputs;
+    char *payload = cf_batch_payload(m[0]->group, inputs, n), *out = NULL, *parts[MAX_BATCH] = {0};
+    cf_error err = {0};
+    bool split = payload && run_model(m[0], payload, &out, &err) == CF_OK &&
+                 cf_batch_split(m[0]->model->task, m[0]->group, out, inputs, n, parts);
+    free(payload);
+    free(out);
+    if (split)
+        cf_metrics_batch(&m[0]->server->metrics, n);
+    for (size_t i = 0; i < n; i++) {
+        if (split)
+            finish(m[i], 200, parts[i], JSON_TYPE);
+        else
+            run_single(m[i]);
+        job_done(m[i]);
+    }
+}
+
+static void execute_batch(request *leader)
+{
+    cf_server *s = leader->server;
+    cf_job *taken[MAX_BATCH];
+    size_t max = s->cfg.max_batch < MAX_BATCH ? (size_t)s->cfg.max_batch : MAX_BATCH;
+    batch_pick pick = {.leader = leader, .inputs = leader->n_inputs, .max = max};
+    size_t n = 0;
+    if (pick.inputs < max)
+        n = cf_job_queue_gather(&s->queue, pick_same_group, &pick, now_seconds() + s->cfg.max_wait_ms / 1000.0,
+                                taken, max - 1);
+    request *members[MAX_BATCH];
+    size_t k = 0;
+    members[k++] = leader;
+    for (size_t i = 0; i < n; i++)
+        if (admit((request *)taken[i]))
+            members[k++] = (request *)taken[i];
+    if (k > 1) {
+        run_batch(members, k);
+        return;
+    }
+    run_single(leader);
+    job_done(leader);
 }
 
 static void execute(cf_job *job)
 {
     request *r = (request *)job;
-    cf_server *s = r->server;
-    cf_metrics_queue(&s->metrics, -1, 1);
-    double waited_ms = (now_seconds() - r->started) * 1000.0;
-    if (atomic_load(&s->expired) || waited_ms > s->cfg.request_timeout_ms) {
-        cf_metrics_queue(&s->metrics, 0, -1);
-        finish(r, 503,
-               error_json(503, atomic_load(&s->expired) ? "the server is shutting down"
-                                                        : "the request waited too long in the queue; retry later"),
-               JSON_TYPE);
+    if (!admit(r))
         return;
-    }
-    cf_error err = {0};
-    char *out = NULL;
-    cf_status st = r->model->run(r->model->ctx, r->payload, &out, &err);
-    cf_metrics_queue(&s->metrics, 0, -1);
-    if (st != CF_OK) {
-        free(out);
-        finish(r, status_for(st), error_json(status_for(st), err.message), JSON_TYPE);
-        return;
-    }
-    if (r->route == ROUTE_KSERVE) {
-        char *body = NULL;
-        st = cf_kserve_response(r->model->name, r->kserve_id, out, r->kserve_inputs, &body, &err);
-        free(out);
-        finish(r, st == CF_OK ? 200 : 500, st == CF_OK ? body : error_json(500, err.message), JSON_TYPE);
-    } else if (r->stream) {
-        char *events = as_event_stream(out);
-        free(out);
-        finish(r, 200, events, "text/event-stream");
+    if (r->stream && r->model->run_stream) {
+        run_streamed(r);
+        job_done(r);
+    } else if (r->group && r->server->cfg.max_batch > 1) {
+        execute_batch(r);
     } else {
-        finish(r, 200, out, JSON_TYPE);
+        run_single(r);
+        job_done(r);
     }
 }
 
@@ -389,6 +641,8 @@ static bool prepare_payload(request *r, const char *content_type, enum MHD_Resul
     } else {
         r->payload = strndup(r->body.data, r->body.len);
     }
+    if (r->model->batchable && !r->stream && cf_batch_key(root, &r->group, &r->n_inputs))
+        r->inputs = cJSON_DetachItemFromObjectCaseSensitive(root, "inputs");
     cJSON_Delete(root);
     if (!r->payload)
         *result = send_error(r, 503, "out of memory for the request body");
@@ -496,6 +750,7 @@ static enum MHD_Result handle_post(request *r, const char *url)
                           s->cfg.queue_capacity);
     r->job.execute = execute;
     r->counted = true;
+    atomic_fetch_add(&r->refs, 1); /* the worker's */
     atomic_fetch_add(&s->open_requests, 1);
     cf_metrics_queue(&s->metrics, 1, 0);
     MHD_suspend_connection(r->conn); /* before the push: a worker may resume it at once */
@@ -514,6 +769,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         r->server = s;
         r->conn = conn;
+        atomic_init(&r->refs, 1);
+        pthread_mutex_init(&r->lock, NULL);
         r->started = now_seconds();
         *con_cls = r;
         const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -531,6 +788,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (r->finished && r->streaming) /* resumed by a worker with the first events */
+        return send_stream(r);
     if (r->finished) { /* resumed by a worker */
         char *reply = r->reply;
         r->reply = NULL;
@@ -553,11 +812,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     if (r->counted)
         atomic_fetch_sub(&s->open_requests, 1);
-    cf_buf_free(&r->body);
-    free(r->payload);
-    free(r->kserve_id);
-    free(r->reply);
-    free(r);
+    pthread_mutex_lock(&r->lock);
+    r->gone = true; /* a worker still streaming into r must not resume it */
+    pthread_mutex_unlock(&r->lock);
+    request_release(r);
     *con_cls = NULL;
 }
 
@@ -583,7 +841,10 @@ cf_status cf_server_new(const cf_server_config *cfg, cf_server **out, cf_error *
     DEFAULT_IF_ZERO(max_connections)
     DEFAULT_IF_ZERO(max_input_chars)
     DEFAULT_IF_ZERO(max_new_tokens)
+    DEFAULT_IF_ZERO(max_batch)
 #undef DEFAULT_IF_ZERO
+    if (s->cfg.max_wait_ms < 0)
+        s->cfg.max_wait_ms = 0;
     if (s->cfg.port < 0 || s->cfg.port > 65535) {
         int port = s->cfg.port;
         free(s);
@@ -615,11 +876,35 @@ static cf_status run_pipeline(void *ctx, const char *payload, char **out_json, c
     return *out_json ? CF_OK : cf_fail(err, CF_ERR_NOMEM, "out of memory");
 }
 
+static cf_status run_pipeline_stream(void *ctx, const char *payload, cf_stream_fn on_text, void *stream_ctx,
+                                     char **out_json, cf_error *err)
+{
+    cf_result *r = NULL;
+    CF_TRY(cf_pipeline_run_stream(ctx, payload, on_text, stream_ctx, &r, err));
+    *out_json = strdup(cf_result_json(r));
+    cf_result_free(r);
+    return *out_json ? CF_OK : cf_fail(err, CF_ERR_NOMEM, "out of memory");
+}
+
+/* The text pipelines answer a list of inputs with one result per input, each computed alone. */
+static bool takes_input_lists(const char *task)
+{
+    static const char *const tasks[] = {"text-classification", "token-classification", "fill-mask",
+                                        "feature-extraction"};
+    for (size_t i = 0; i < sizeof tasks / sizeof tasks[0]; i++)
+        if (!strcmp(task, tasks[i]))
+            return true;
+    return false;
+}
+
 cf_status cf_server_add_pipeline(cf_server *s, const char *name, cf_pipeline *p, cf_error *err)
 {
     cf_server_model m = {.ctx = p, .run = run_pipeline};
     snprintf(m.name, sizeof m.name, "%s", name);
     snprintf(m.task, sizeof m.task, "%s", cf_pipeline_task(p));
+    if (!strcmp(m.task, "text-generation"))
+        m.run_stream = run_pipeline_stream;
+    m.batchable = takes_input_lists(m.task);
     return cf_server_add_model(s, &m, err);
 }
 

@@ -4,7 +4,10 @@
  *   GET /v2, /v2/health/ready, /v2/health/live
  *   GET /health, GET /metrics (Prometheus), GET /models, GET / (the playground page)
  * Requests go through one bounded queue to worker threads; a full queue answers 429. Errors are
- * JSON {"error": ..., "error_type": ...} with 400/404/405/413/422/429/503. */
+ * JSON {"error": ..., "error_type": ...} with 400/404/405/413/422/429/503.
+ * Text generation with "stream": true answers Server-Sent Events in text-generation-inference's
+ * shape, one per piece of text as it is generated. Queued requests of a batchable model with the
+ * same parameters are run as one call (up to max_batch inputs) and the results split back. */
 #ifndef CF_SERVER_SERVER_H
 #define CF_SERVER_SERVER_H
 
@@ -26,17 +29,25 @@ typedef struct cf_server_config {
     int max_connections;        /* default 512 */
     int max_input_chars;        /* longest text input; default 100000 */
     int max_new_tokens;         /* cap on max_new_tokens parameters; default 1024 */
+    int max_batch;              /* inputs run as one call for batchable models; default 8, 1 = off */
+    int max_wait_ms;            /* how long a batch waits for more requests; default 0 (take what is queued) */
 } cf_server_config;
 
 cf_server_config cf_server_config_default(void);
 
 /* Something the server can run: a name, a task and a function from an Inference API body to
- * the output JSON (malloc'ed). cf_server_add_pipeline wraps a cf_pipeline in one. */
+ * the output JSON (malloc'ed). cf_server_add_pipeline wraps a cf_pipeline in one.
+ * run_stream (optional) is run for "stream": true and hands out generated text as it comes.
+ * batchable: run takes {"inputs": [a, b, ...]} and answers a list with one result per input, in
+ * order, each the same as a run on that input alone, so queued requests can share one call. */
 typedef struct cf_server_model {
     char name[256];
     char task[64];
     void *ctx;
     cf_status (*run)(void *ctx, const char *payload_json, char **out_json, cf_error *err);
+    cf_status (*run_stream)(void *ctx, const char *payload_json, cf_stream_fn on_text, void *stream_ctx,
+                            char **out_json, cf_error *err);
+    bool batchable;
 } cf_server_model;
 
 cf_status cf_server_new(const cf_server_config *cfg, cf_server **out, cf_error *err);

@@ -1,0 +1,297 @@
+/* bf16 and int8 against f32 on every fixture pipeline call: each recorded call of every case's
+ * expected.json under ${CFORMER_FIXTURES} (or argv[1]) is replayed with {"dtype": "f32"},
+ * {"dtype": "bf16"} and {"dtype": "int8"}, and the outputs compared with the f32 one:
+ *   top-1: the top candidate of every ranked list (the first object of a list whose objects carry a
+ *          "label", "answer", "token_str" or "generated_text" key) has the same strings and integers,
+ *          and everything outside ranked lists too (entity lists, generated text, token ids);
+ *   all:   every string and integer equal (whole rankings in the same order);
+ *   max |d score|: over "score"/"scores" numbers; max |d value|: over every other float (feature
+ *          vectors, boxes, depth) where the shapes agree.
+ * Prints a table per family; exits 1 when a call loses its top-1 answer. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cformer.h"
+#include "kernels/threadpool.h"
+#include "pipelines/pipeline.h"
+
+enum { F32, BF16, INT8, N_TYPES };
+static const char *const k_type_names[N_TYPES] = {"f32", "bf16", "int8"};
+
+typedef struct family_stats {
+    char name[64];
+    int calls, failed[N_TYPES], top1[N_TYPES], all[N_TYPES];
+    double d_score[N_TYPES], d_value[N_TYPES];
+} family_stats;
+
+static bool is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static cJSON *read_json(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
+    fclose(f);
+    if (!buf)
+        return NULL;
+    buf[got] = '\0';
+    cJSON *j = cJSON_Parse(buf);
+    free(buf);
+    return j;
+}
+
+/* The Inference API body of a recorded call: files are relative to the case folder; question
+ * answering's kwargs question/context become the inputs; zero-shot's 2nd argument the labels. */
+static char *payload_of(const char *dir, const cJSON *call)
+{
+    const char *task = cJSON_GetObjectItem(call, "task")->valuestring;
+    const cJSON *args = cJSON_GetObjectItem(call, "args"), *kwargs = cJSON_GetObjectItem(call, "kwargs");
+    cJSON *body = cJSON_CreateObject(), *params = kwargs ? cJSON_Duplicate(kwargs, true) : cJSON_CreateObject();
+    const cJSON *first = cJSON_GetArrayItem(args, 0);
+    char path[4200];
+    if (!strcmp(task, "question-answering") && !first) {
+        cJSON *in = cJSON_AddObjectToObject(body, "inputs");
+        cJSON_AddItemToObject(in, "question", cJSON_DetachItemFromObject(params, "question"));
+        cJSON_AddItemToObject(in, "context", cJSON_DetachItemFromObject(params, "context"));
+    } else if (cJSON_IsString(first) && snprintf(path, sizeof path, "%s/%s", dir, first->valuestring) > 0 &&
+               is_file(path)) {
+        cJSON_AddStringToObject(body, "inputs", path);
+    } else {
+        cJSON_AddItemToObject(body, "inputs", cJSON_Duplicate(first, true));
+        if (cJSON_GetArraySize(args) > 1)
+            cJSON_AddItemToObject(params, "candidate_labels", cJSON_Duplicate(cJSON_GetArrayItem(args, 1), true));
+    }
+    cJSON_AddItemToObject(body, "parameters", params);
+    char *s = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    return s;
+}
+
+static bool is_ranked_list(const cJSON *a)
+{
+    const cJSON *e = cJSON_GetArrayItem(a, 0);
+    if (!cJSON_IsArray(a) || !cJSON_IsObject(e))
+        return false;
+    static const char *const keys[] = {"label", "answer", "token_str", "generated_text", "summary_text",
+                                       "translation_text"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (cJSON_GetObjectItem(e, keys[i]))
+            return true;
+    return false;
+}
+
+static bool is_score_key(const char *k) { return k && (!strcmp(k, "score") || !strcmp(k, "scores")); }
+
+typedef struct compare {
+    bool top1, all;
+    double d_score, d_value;
+} compare;
+
+/* Walk got against want (the f32 output). `top` = inside the part that decides top-1. */
+static void walk(const cJSON *got, const cJSON *want, const char *key, bool top, compare *c)
+{
+    if (!got || !want || (got->type & 0xff) != (want->type & 0xff)) {
+        c->all = false;
+        if (top)
+            c->top1 = false;
+        return;
+    }
+    if (cJSON_IsString(want)) {
+        bool eq = !strcmp(got->valuestring, want->valuestring);
+        c->all &= eq;
+        if (top)
+            c->top1 &= eq;
+    } else if (cJSON_IsNumber(want)) {
+        double d = fabs(got->valuedouble - want->valuedouble);
+        bool integer = want->valuedouble == floor(want->valuedouble) && fabs(want->valuedouble) < 1e9 &&
+                       !is_score_key(key) && got->valuedouble == floor(got->valuedouble);
+        if (integer && d != 0) { /* token ids, offsets: exact */
+            c->all = false;
+            if (top)
+                c->top1 = false;
+        } else if (is_score_key(key)) {
+            c->d_score = fmax(c->d_score, d);
+        } else if (!integer) {
+            c->d_value = fmax(c->d_value, d);
+        }
+    } else if (cJSON_IsArray(want) || cJSON_IsObject(want)) {
+        if (cJSON_GetArraySize(got) != cJSON_GetArraySize(want)) {
+            c->all = false;
+            if (top)
+                c->top1 = false;
+        }
+        bool ranked = is_ranked_list(want);
+        int i = 0;
+        const cJSON *w = want->child;
+        for (const cJSON *g = got->child; g && w; g = g->next, w = w->next, i++) {
+            const char *k = cJSON_IsObject(want) ? w->string : key;
+            if (cJSON_IsObject(want) && strcmp(g->string, w->string)) {
+                c->all = false;
+                if (top)
+                    c->top1 = false;
+                continue;
+            }
+            walk(g, w, k, top && (!ranked || i == 0), c);
+        }
+    }
+}
+
+static char *run(const char *task, const char *dir, int type, const char *payload, char *why, size_t why_size)
+{
+    char options[64];
+    snprintf(options, sizeof options, "{\"dtype\": \"%s\"}", k_type_names[type]);
+    char *out = NULL;
+    cf_error err = {0};
+    if (cf_pipeline_run_once(task, dir, options, payload, &out, &err) != CF_OK) {
+        snprintf(why, why_size, "%s", err.message);
+        return NULL;
+    }
+    return out;
+}
+
+static void replay_case(const char *dir, family_stats *fs, int *lost)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/expected.json", dir);
+    cJSON *expected = read_json(path);
+    const cJSON *entry;
+    cJSON_ArrayForEach(entry, cJSON_GetObjectItem(expected, "calls"))
+    {
+        const cJSON *call = cJSON_GetObjectItem(entry, "call");
+        const cJSON *task = cJSON_GetObjectItem(call, "task");
+        if (!cJSON_IsString(task))
+            continue;
+        char *payload = payload_of(dir, call), why[1024] = "";
+        char *ref = run(task->valuestring, dir, F32, payload, why, sizeof why);
+        fs->calls++;
+        if (!ref) {
+            fs->failed[F32]++;
+            fprintf(stderr, "  %s: %s f32: %s\n", dir, task->valuestring, why);
+            free(payload);
+            continue;
+        }
+        cJSON *want = cJSON_Parse(ref);
+        for (int t = BF16; t < N_TYPES; t++) {
+            char *out = run(task->valuestring, dir, t, payload, why, sizeof why);
+            if (!out) {
+                fs->failed[t]++;
+                (*lost)++;
+                fprintf(stderr, "  %s: %s %s: %s\n", dir, task->valuestring, k_type_names[t], why);
+                continue;
+            }
+            cJSON *got = cJSON_Parse(out);
+            compare c = {.top1 = true, .all = true};
+            walk(got, want, NULL, true, &c);
+            fs->top1[t] += c.top1;
+            fs->all[t] += c.all;
+            fs->d_score[t] = fmax(fs->d_score[t], c.d_score);
+            fs->d_value[t] = fmax(fs->d_value[t], c.d_value);
+            if (!c.top1) {
+                (*lost)++;
+                fprintf(stderr, "  top-1 lost: %s %s %s\n    f32:  %.300s\n    %-4s: %.300s\n", dir,
+                        task->valuestring, k_type_names[t], ref, k_type_names[t], out);
+            }
+            cJSON_Delete(got);
+            free(out);
+        }
+        cJSON_Delete(want);
+        free(ref);
+        free(payload);
+    }
+    cJSON_Delete(expected);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Sorted subfolder names of dir. */
+static size_t list_dirs(const char *dir, char ***out)
+{
+    DIR *d = opendir(dir);
+    size_t n = 0, cap = 16;
+    char **v = malloc(cap * sizeof *v);
+    struct dirent *e;
+    char path[4200];
+    while (d && v && (e = readdir(d))) {
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (e->d_name[0] == '.' || !is_dir(path))
+            continue;
+        if (n == cap)
+            v = realloc(v, (cap *= 2) * sizeof *v);
+        v[n++] = strdup(e->d_name);
+    }
+    if (d)
+        closedir(d);
+    qsort(v, n, sizeof *v, cmp_str);
+    *out = v;
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    const char *root = argc > 1 ? argv[1] : getenv("CFORMER_FIXTURES");
+    if (!root) {
+        fprintf(stderr, "usage: bench_accuracy [FIXTURES_DIR] (or set CFORMER_FIXTURES)\n");
+        return 2;
+    }
+    if (!getenv("CFORMER_THREADS"))
+        cf_threads_set(2);
+    char **families;
+    size_t nf = list_dirs(root, &families);
+    family_stats *stats = calloc(nf, sizeof *stats);
+    int lost = 0, used = 0;
+    for (size_t f = 0; f < nf; f++) {
+        char fdir[4200], path[4400];
+        snprintf(fdir, sizeof fdir, "%s/%s", root, families[f]);
+        char **cases;
+        size_t nc = list_dirs(fdir, &cases);
+        family_stats *fs = &stats[used];
+        snprintf(fs->name, sizeof fs->name, "%s", families[f]);
+        for (size_t c = 0; c < nc; c++) {
+            snprintf(path, sizeof path, "%s/%s/expected.json", fdir, cases[c]);
+            if (is_file(path)) {
+                snprintf(path, sizeof path, "%s/%s", fdir, cases[c]);
+                replay_case(path, fs, &lost);
+            }
+            free(cases[c]);
+        }
+        free(cases);
+        free(families[f]);
+        if (fs->calls)
+            used++;
+        else
+            memset(fs, 0, sizeof *fs);
+    }
+    free(families);
+    printf("| family | calls | bf16 top-1 | int8 top-1 | bf16 all | int8 all | bf16 max|d score| | "
+           "int8 max|d score| | bf16 max|d value| | int8 max|d value| |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    for (int i = 0; i < used; i++) {
+        family_stats *s = &stats[i];
+        int ok = s->calls - s->failed[F32];
+        printf("| %s | %d | %d/%d | %d/%d | %d/%d | %d/%d | %.2g | %.2g | %.2g | %.2g |\n", s->name, s->calls,
+               s->top1[BF16], ok, s->top1[INT8], ok, s->all[BF16], ok, s->all[INT8], ok, s->d_score[BF16],
+               s->d_score[INT8], s->d_value[BF16], s->d_value[INT8]);
+    }
+    free(stats);
+    printf("\n%s\n", lost ? "SOME CALLS LOST THEIR TOP-1 ANSWER (listed on stderr)" : "every call keeps its top-1 answer");
+    return lost ? 1 : 0;
+}
