@@ -327,6 +327,8 @@ static cf_status run_one(const tg_state *s, const tg_params *tp, const char *tex
         if (st != CF_OK)
             break;
         const char *rest = utf8_skip(full, sc.prompt_chars);
+        if (i == 0 && t_stream_fn && strlen(rest) > sc.printed) /* the end: what was held back as incomplete */
+            t_stream_fn(t_stream_ctx, rest + sc.printed, strlen(rest) - sc.printed);
         cf_buf b = {0};
         if (tp->full_text)
             cf_buf_puts(&b, text);
