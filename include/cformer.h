@@ -102,6 +102,11 @@ void cf_encoding_free(cf_encoding *enc);
 /* Decoded text; caller frees with free(). */
 cf_status cf_tokenizer_decode(const cf_tokenizer *tok, const int64_t *ids, size_t n, int skip_special_tokens,
                               char **out, cf_error *err);
+/* transformers' convert_tokens_to_string: the tokenizer's decoder applied to token strings (as
+ * cf_encoding.tokens holds them), joined; without a decoder the tokens are concatenated.
+ * Caller frees *out with free(). */
+cf_status cf_tokenizer_tokens_to_string(const cf_tokenizer *tok, const char *const *tokens, size_t n, char **out,
+                                        cf_error *err);
 int64_t cf_tokenizer_token_to_id(const cf_tokenizer *tok, const char *token); /* -1 if absent */
 const char *cf_tokenizer_id_to_token(const cf_tokenizer *tok, int64_t id);    /* NULL if absent */
 size_t cf_tokenizer_vocab_size(const cf_tokenizer *tok);                      /* incl. added tokens */

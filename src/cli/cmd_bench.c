@@ -172,7 +172,7 @@ static cf_status bench_causal(const bench_args *a, const char *dir, const cf_con
                               cf_error *err)
 {
     cf_causal_lm *m;
-    cf_load_options saved = cf_linear_set_load_options((cf_load_options){t});
+    cf_load_options saved = cf_linear_set_load_options((cf_load_options){.dtype = t});
     double t0 = now();
     cf_status s = cf_causal_lm_load(dir, cfg, &m, err);
     cf_linear_set_load_options(saved);
@@ -226,7 +226,7 @@ static cf_status bench_encoder(const bench_args *a, const char *dir, const cf_co
                                double read_gbs, cf_error *err)
 {
     cf_encoder *m;
-    cf_load_options saved = cf_linear_set_load_options((cf_load_options){t});
+    cf_load_options saved = cf_linear_set_load_options((cf_load_options){.dtype = t});
     double t0 = now();
     cf_status s = cf_encoder_load(dir, cfg, CF_HEAD_BASE, &m, err);
     cf_linear_set_load_options(saved);

@@ -163,8 +163,9 @@ static cf_status read_config(t5 *m, const cf_config *c, cf_seq2seq *s2s, cf_erro
     m->enc_layers = (int)v;
     CF_TRY(optional_int(c, "num_decoder_layers", v, 1, 1000, &v, err));
     m->dec_layers = (int)v;
-    CF_TRY(optional_int(c, "relative_attention_num_buckets", 32, 2, 1 << 16, &buckets, err));
-    CF_TRY(optional_int(c, "relative_attention_max_distance", 128, 1, 1 << 24, &distance, err));
+    /* the encoder's buckets split in two directions, each half exact and half log-spaced */
+    CF_TRY(optional_int(c, "relative_attention_num_buckets", 32, 4, 1 << 16, &buckets, err));
+    CF_TRY(optional_int(c, "relative_attention_max_distance", 128, buckets / 2 + 1, 1 << 24, &distance, err));
     CF_TRY(optional_int(c, "pad_token_id", 0, 0, m->vocab - 1, &s2s->pad_id, err));
     CF_TRY(optional_int(c, "eos_token_id", 1, 0, m->vocab - 1, &s2s->eos_id, err));
     CF_TRY(optional_int(c, "decoder_start_token_id", s2s->pad_id, 0, m->vocab - 1, &s2s->decoder_start_id, err));

@@ -26,7 +26,8 @@ cf_load_options cf_linear_load_options(void) { return t_options; }
 cf_wtype cf_linear_wtype_for(int64_t n_in, int64_t n_out)
 {
     cf_wtype t = t_options.dtype;
-    if (n_in < CF_LINEAR_LOWP_MIN || n_out < CF_LINEAR_LOWP_MIN)
+    int64_t min_dim = t_options.lowp_min_dim > 0 ? t_options.lowp_min_dim : CF_LINEAR_LOWP_MIN;
+    if (n_in < min_dim || n_out < min_dim)
         return CF_WTYPE_F32;
     if (t == CF_WTYPE_INT8 && n_in > CF_LOWP_INT8_MAX_K)
         return CF_WTYPE_BF16; /* the int32 sums could overflow; bf16 is the next best */

@@ -22,6 +22,7 @@ typedef struct cf_linear {
  * small to matter (fewer than CF_LINEAR_LOWP_MIN outputs or inputs, e.g. 2-label heads) stay f32. */
 typedef struct cf_load_options {
     cf_wtype dtype;
+    int64_t lowp_min_dim; /* 0 = CF_LINEAR_LOWP_MIN; 1 converts every layer (accuracy studies) */
 } cf_load_options;
 #define CF_LINEAR_LOWP_MIN 32
 /* Use `o` for layers loaded by this thread from now on; returns the previous options to restore. */

@@ -127,7 +127,8 @@ static cf_status open_pipeline(cf_pipeline *p, const char *task, const char *mod
     snprintf(path, sizeof path, "%s/config.json", p->model_dir);
     CF_TRY(cf_config_load(&p->config, path, err));
     /* Every layer the task loads on this thread follows the dtype option. */
-    cf_load_options opts = {CF_WTYPE_F32};
+    cf_load_options opts = cf_linear_load_options();
+    opts.dtype = CF_WTYPE_F32;
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(p->options, "dtype");
     if (cJSON_IsString(dtype))
         cf_wtype_parse(dtype->valuestring, &opts.dtype);

@@ -247,36 +247,8 @@ const char *cf_text_subword_prefix(const cf_text_model *tm)
     return p ? p : "";
 }
 
-/* The tokenizer's decoder over arbitrary token strings is not in the public tokenizer API yet,
- * so this reads its insides. */
-#include "tokenizers/tokenizer_internal.h"
-
 cf_status cf_text_tokens_to_string(const cf_text_model *tm, const char *const *tokens, size_t n, char **out,
                                    cf_error *err)
 {
-    *out = NULL;
-    char **copy = calloc(n ? n : 1, sizeof *copy);
-    if (!copy)
-        return cf_fail(err, CF_ERR_NOMEM, "out of memory");
-    size_t count = n;
-    cf_status s = CF_OK;
-    for (size_t i = 0; i < n && s == CF_OK; i++)
-        if (!(copy[i] = strdup(tokens[i])))
-            s = cf_fail(err, CF_ERR_NOMEM, "out of memory");
-    if (s == CF_OK && tm->tok->has_decoder)
-        s = cf_decoder_apply(&tm->tok->decoder, &copy, &count, err);
-    cf_buf b = {0};
-    for (size_t i = 0; s == CF_OK && i < count; i++)
-        if (!cf_buf_puts(&b, copy[i]))
-            s = cf_fail(err, CF_ERR_NOMEM, "out of memory");
-    if (s == CF_OK && !b.data && !cf_buf_puts(&b, ""))
-        s = cf_fail(err, CF_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < count; i++)
-        free(copy[i]);
-    free(copy);
-    if (s == CF_OK)
-        *out = cf_buf_steal(&b);
-    else
-        cf_buf_free(&b);
-    return s;
+    return cf_tokenizer_tokens_to_string(tm->tok, tokens, n, out, err);
 }

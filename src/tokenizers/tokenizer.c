@@ -1,10 +1,12 @@
 /* The tokenizer: tokenizer.json (or a converted legacy folder) assembled into the pipeline
  * added tokens -> normalizer -> pre-tokenizer -> model -> truncation -> post-processor ->
  * padding, and decoding back to text. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/threadpool.h"
 #include "tokenizers/tokenizer_internal.h"
 
 #define MAX_TOKENIZER_FILE ((size_t)1 << 30)
@@ -648,6 +650,34 @@ cf_status cf_tokenizer_encode(const cf_tokenizer *tok, const char *text, const c
     return cf_tokenizer_encode_pair(tok, text, NULL, opt, out, err);
 }
 
+/* One batch item per index; the lowest failing index keeps its message. */
+typedef struct batch_ctx {
+    const cf_tokenizer *tok;
+    const char *const *texts, *const *pairs;
+    const cf_encode_options *opt;
+    encode_job *jobs;
+    pthread_mutex_t lock;
+    size_t first_failed; /* n when none */
+    cf_error err;
+} batch_ctx;
+
+static void encode_range(void *ctx, int64_t begin, int64_t end)
+{
+    batch_ctx *b = ctx;
+    for (int64_t i = begin; i < end; i++) {
+        cf_error e = {0};
+        if (encode_unpadded(b->tok, b->texts[i], b->pairs ? b->pairs[i] : NULL, b->opt, &b->jobs[i], &e) == CF_OK)
+            continue;
+        pthread_mutex_lock(&b->lock);
+        if ((size_t)i < b->first_failed) {
+            b->first_failed = (size_t)i;
+            b->err = e;
+        }
+        pthread_mutex_unlock(&b->lock);
+        return;
+    }
+}
+
 cf_status cf_tokenizer_encode_batch(const cf_tokenizer *tok, const char *const *texts, const char *const *pairs,
                                     size_t n, const cf_encode_options *opt, cf_encoding *out, cf_error *err)
 {
@@ -658,15 +688,22 @@ cf_status cf_tokenizer_encode_batch(const cf_tokenizer *tok, const char *const *
     if (!jobs)
         return oom(err);
     memset(out, 0, n * sizeof *out);
+    batch_ctx b = {.tok = tok, .texts = texts, .pairs = pairs, .opt = o, .jobs = jobs, .first_failed = n};
+    pthread_mutex_init(&b.lock, NULL);
+    cf_parallel_for((int64_t)n, 1, encode_range, &b);
+    pthread_mutex_destroy(&b.lock);
     cf_status st = CF_OK;
-    size_t longest = 0;
-    for (size_t i = 0; i < n && st == CF_OK; i++) {
-        st = encode_unpadded(tok, texts[i], pairs ? pairs[i] : NULL, o, &jobs[i], err);
-        if (st != CF_OK)
-            cf_error_prefix(err, "batch item %zu: ", i);
-        else if (longest_of(&jobs[i].enc) > longest)
-            longest = longest_of(&jobs[i].enc);
+    if (b.first_failed < n) {
+        st = b.err.status;
+        if (err) {
+            *err = b.err;
+            cf_error_prefix(err, "batch item %zu: ", b.first_failed);
+        }
     }
+    size_t longest = 0;
+    for (size_t i = 0; i < n && st == CF_OK; i++)
+        if (longest_of(&jobs[i].enc) > longest)
+            longest = longest_of(&jobs[i].enc);
     size_t target = pad_target(o, longest);
     for (size_t i = 0; i < n && st == CF_OK; i++) {
         st = pad_job(tok, o, &jobs[i], target, err);
@@ -684,30 +721,17 @@ cf_status cf_tokenizer_encode_batch(const cf_tokenizer *tok, const char *const *
 
 /* ------------------------------------------------------------ decoding */
 
-cf_status cf_tokenizer_decode(const cf_tokenizer *tok, const int64_t *ids, size_t n, int skip_special_tokens,
-                              char **out, cf_error *err)
+/* The decoder over `tokens` (owned, freed here), joined into one string; without a decoder the
+ * tokens are joined with `sep`. */
+static cf_status decode_tokens(const cf_tokenizer *tok, char **tokens, size_t k, const char *sep, char **out,
+                               cf_error *err)
 {
-    *out = NULL;
-    if (!tok || (!ids && n))
-        return cf_fail(err, CF_ERR_INVALID_ARG, "decode: missing tokenizer or ids");
-    char **tokens = calloc(n ? n : 1, sizeof *tokens);
-    if (!tokens)
-        return oom(err);
-    size_t k = 0;
     cf_status st = CF_OK;
-    for (size_t i = 0; i < n && st == CF_OK; i++) {
-        const cf_added_token *a = cf_added_find_id(&tok->added, ids[i]);
-        const char *t = a ? a->content : cf_vocab_token(&tok->model.vocab, ids[i]);
-        if (!t || (skip_special_tokens && a && a->special))
-            continue;
-        if (!(tokens[k++] = strdup(t)))
-            st = oom(err);
-    }
-    if (st == CF_OK && tok->has_decoder)
+    if (tok->has_decoder)
         st = cf_decoder_apply(&tok->decoder, &tokens, &k, err);
     cf_buf b = {0};
     for (size_t i = 0; i < k && st == CF_OK; i++)
-        if ((!tok->has_decoder && i > 0 && !cf_buf_puts(&b, " ")) || !cf_buf_puts(&b, tokens[i]))
+        if ((!tok->has_decoder && i > 0 && !cf_buf_puts(&b, sep)) || !cf_buf_puts(&b, tokens[i]))
             st = oom(err);
     for (size_t i = 0; i < k; i++)
         free(tokens[i]);
@@ -720,4 +744,48 @@ cf_status cf_tokenizer_decode(const cf_tokenizer *tok, const int64_t *ids, size_
     }
     *out = cf_buf_steal(&b);
     return CF_OK;
+}
+
+cf_status cf_tokenizer_decode(const cf_tokenizer *tok, const int64_t *ids, size_t n, int skip_special_tokens,
+                              char **out, cf_error *err)
+{
+    *out = NULL;
+    if (!tok || (!ids && n))
+        return cf_fail(err, CF_ERR_INVALID_ARG, "decode: missing tokenizer or ids");
+    char **tokens = calloc(n ? n : 1, sizeof *tokens);
+    if (!tokens)
+        return oom(err);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const cf_added_token *a = cf_added_find_id(&tok->added, ids[i]);
+        const char *t = a ? a->content : cf_vocab_token(&tok->model.vocab, ids[i]);
+        if (!t || (skip_special_tokens && a && a->special))
+            continue;
+        if (!(tokens[k++] = strdup(t))) {
+            for (size_t j = 0; j < k; j++)
+                free(tokens[j]);
+            free(tokens);
+            return oom(err);
+        }
+    }
+    return decode_tokens(tok, tokens, k, " ", out, err);
+}
+
+cf_status cf_tokenizer_tokens_to_string(const cf_tokenizer *tok, const char *const *tokens, size_t n, char **out,
+                                        cf_error *err)
+{
+    *out = NULL;
+    if (!tok || (!tokens && n))
+        return cf_fail(err, CF_ERR_INVALID_ARG, "tokens_to_string: missing tokenizer or tokens");
+    char **copy = calloc(n ? n : 1, sizeof *copy);
+    if (!copy)
+        return oom(err);
+    for (size_t i = 0; i < n; i++)
+        if (!tokens[i] || !(copy[i] = strdup(tokens[i]))) {
+            for (size_t j = 0; j < i; j++)
+                free(copy[j]);
+            free(copy);
+            return tokens[i] ? oom(err) : cf_fail(err, CF_ERR_INVALID_ARG, "tokens_to_string: token %zu is NULL", i);
+        }
+    return decode_tokens(tok, copy, n, "", out, err);
 }
