@@ -2,6 +2,7 @@
  * bodies for S seconds; prints requests/s, p50/p90/p99 latency, errors and RSS over time.
  *
  *   bench_server [--model DIR] [--task TASK] [--clients 64] [--seconds 30] [--url URL]
+ *                [--max-batch 8] [--max-wait-ms 0]
  *
  * Without --url the server runs in this process on 127.0.0.1 (port chosen by the OS) over the
  * model folder (default: the first text-classification fixture under $CFORMER_FIXTURES). */
@@ -153,7 +154,7 @@ static cf_status open_model(const char *model, const char *task, cf_pipeline **p
 int main(int argc, char **argv)
 {
     const char *model = NULL, *task = "text-classification", *url_arg = NULL;
-    int n_clients = 64, seconds = 30;
+    int n_clients = 64, seconds = 30, max_batch = 0, max_wait_ms = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--model"))
             model = argv[i + 1];
@@ -165,6 +166,10 @@ int main(int argc, char **argv)
             seconds = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--url"))
             url_arg = argv[i + 1];
+        else if (!strcmp(argv[i], "--max-batch"))
+            max_batch = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--max-wait-ms"))
+            max_wait_ms = atoi(argv[i + 1]);
     }
     if (n_clients < 1 || n_clients > 1024 || seconds < 1) {
         fprintf(stderr, "bench_server: --clients 1..1024, --seconds >= 1\n");
@@ -181,6 +186,8 @@ int main(int argc, char **argv)
         cf_server_config cfg = cf_server_config_default();
         cfg.port = 0;
         cfg.queue_capacity = 2 * n_clients;
+        cfg.max_batch = max_batch;
+        cfg.max_wait_ms = max_wait_ms;
         if (open_model(model, task, &p, &err) != CF_OK || cf_server_new(&cfg, &s, &err) != CF_OK ||
             cf_server_add_pipeline(s, "bench", p, &err) != CF_OK || cf_server_start(s, &err) != CF_OK) {
             fprintf(stderr, "bench_server: %s\n", err.message);

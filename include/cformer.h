@@ -52,6 +52,9 @@ cf_status cf_tokenizer_load_legacy(const char *dir, cf_tokenizer **out, cf_error
  * ids, to encode target text (labels) and decode generated ids. A folder without target.spm
  * has one tokenizer for both sides: same as cf_tokenizer_load. */
 cf_status cf_tokenizer_load_target(const char *dir, cf_tokenizer **out, cf_error *err);
+/* Load from a path: a folder (as cf_tokenizer_load), a tokenizer.json file (with the configs
+ * beside it), or a llama2.c tokenizer file (tokenizer.bin / tok512.bin). */
+cf_status cf_tokenizer_load_file(const char *path, cf_tokenizer **out, cf_error *err);
 void cf_tokenizer_free(cf_tokenizer *tok);
 
 typedef enum cf_truncation_strategy {

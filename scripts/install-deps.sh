@@ -8,6 +8,7 @@ packages=(
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev libstb-dev libkissfft-dev
   libcurl4-openssl-dev libssl-dev libmicrohttpd-dev python3
   help2man dpkg-dev python3-pytest python3-setuptools python3-pip curl  # man page, .deb, Python binding, docs
+  chromium  # headless browser test of the server's playground page (~80 MB download, ~20 s to install)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -111,6 +111,14 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* CPU time of the whole process: with one thread, what the work costs when it has a core to itself. */
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -187,7 +195,8 @@ static cf_status bench_causal(const bench_args *a, const char *dir, const cf_con
     int64_t *ids = malloc(sizeof(int64_t) * (size_t)(len + n_decode));
     float *logits = malloc(sizeof(float) * (size_t)lm.vocab_size);
     double *prompt_s = malloc(sizeof(double) * (size_t)a->runs), *step_s = malloc(sizeof(double) * (size_t)a->runs);
-    if (s == CF_OK && (!ids || !logits || !prompt_s || !step_s || len < 1))
+    double *prompt_cpu = malloc(sizeof(double) * (size_t)a->runs), *step_cpu = malloc(sizeof(double) * (size_t)a->runs);
+    if (s == CF_OK && (!ids || !logits || !prompt_s || !step_s || !prompt_cpu || !step_cpu || len < 1))
         s = cf_fail(err, CF_ERR_NOMEM, "bench: cannot allocate buffers for a %d-token prompt", len);
     for (int i = 0; s == CF_OK && i < len + n_decode; i++)
         ids[i] = (i * 7919 + 13) % lm.vocab_size;
@@ -196,18 +205,21 @@ static cf_status bench_causal(const bench_args *a, const char *dir, const cf_con
         void *session;
         CF_TRY(lm.ops->open(lm.model, &lim, &session, err));
         cf_lm_inputs in = {.n_inputs = 1, .copies = 1, .len = len, .ids = ids};
-        double p0 = now();
+        double p0 = now(), c0 = cpu_now();
         s = lm.ops->start(session, &in, logits, err);
-        double p1 = now();
+        double p1 = now(), c1 = cpu_now();
         for (int i = 0; s == CF_OK && i < n_decode; i++)
             s = lm.ops->step(session, &ids[len + i], NULL, logits, err);
-        double p2 = now();
+        double p2 = now(), c2 = cpu_now();
         lm.ops->close(session);
-        if (r >= 0)
+        if (r >= 0) {
             prompt_s[r] = p1 - p0, step_s[r] = (p2 - p1) / n_decode;
+            prompt_cpu[r] = c1 - c0, step_cpu[r] = (c2 - c1) / n_decode;
+        }
     }
     if (s == CF_OK) {
         stats ps = summarize(prompt_s, a->runs), ds = summarize(step_s, a->runs);
+        stats pc = summarize(prompt_cpu, a->runs), dc = summarize(step_cpu, a->runs);
         double bw = bytes_per_weight(t), decode_bytes = (w.gemm + w.head) * bw;
         printf("%s (loaded in %.2f s; %.1f M weights in layers + %.1f M head, %.0f MB read per token)\n",
                cf_wtype_name(t), load_s, w.gemm / 1e6, w.head / 1e6, decode_bytes / 1e6);
@@ -215,9 +227,11 @@ static cf_status bench_causal(const bench_args *a, const char *dir, const cf_con
                ps.best * 1e3, len / ps.median, 2.0 * w.gemm * len / ps.median / 1e9);
         printf("  decode at %4d     %8.2f ms/token (best %6.2f)  %8.1f tokens/s  %7.1f GB/s\n", len + n_decode / 2,
                ds.median * 1e3, ds.best * 1e3, 1 / ds.median, decode_bytes / ds.median / 1e9);
+        printf("  cpu time: prompt %.1f ms, decode %.2f ms/token (medians; all threads, spin-waits included)\n",
+               pc.median * 1e3, dc.median * 1e3);
         print_limits(t, read_gbs);
     }
-    free(ids), free(logits), free(prompt_s), free(step_s);
+    free(ids), free(logits), free(prompt_s), free(step_s), free(prompt_cpu), free(step_cpu);
     cf_causal_lm_free(m);
     return s;
 }
@@ -236,8 +250,8 @@ static cf_status bench_encoder(const bench_args *a, const char *dir, const cf_co
     weight_count w;
     s = count_weights(dir, false, &w, err);
     int64_t *ids = malloc(sizeof(int64_t) * (size_t)n);
-    double *times = malloc(sizeof(double) * (size_t)a->runs);
-    if (s == CF_OK && (!ids || !times))
+    double *times = malloc(sizeof(double) * (size_t)a->runs), *cpu = malloc(sizeof(double) * (size_t)a->runs);
+    if (s == CF_OK && (!ids || !times || !cpu))
         s = cf_fail(err, CF_ERR_NOMEM, "bench: cannot allocate a %d x %lld batch", a->batch, (long long)seq);
     for (int64_t i = 0; s == CF_OK && i < n; i++)
         ids[i] = (i * 7919 + 101) % cf_encoder_vocab_size(m);
@@ -246,19 +260,20 @@ static cf_status bench_encoder(const bench_args *a, const char *dir, const cf_co
     cf_encoder_input in = {.batch = a->batch, .seq = seq, .input_ids = ids};
     cf_encoder_output out;
     for (int r = -1; s == CF_OK && r < a->runs; r++) {
-        double p0 = now();
+        double p0 = now(), c0 = cpu_now();
         s = cf_encoder_forward(m, &in, &out, err);
         if (r >= 0)
-            times[r] = now() - p0;
+            times[r] = now() - p0, cpu[r] = cpu_now() - c0;
     }
     if (s == CF_OK) {
-        stats ts = summarize(times, a->runs);
+        stats ts = summarize(times, a->runs), tc = summarize(cpu, a->runs);
         printf("%s (loaded in %.2f s; %.1f M weights in layers)\n", cf_wtype_name(t), load_s, w.gemm / 1e6);
         printf("  %d x %-5lld  %9.1f ms/batch (best %9.1f)  %8.1f seq/s  %7.1f GFLOP/s\n", a->batch, (long long)seq,
                ts.median * 1e3, ts.best * 1e3, a->batch / ts.median, 2.0 * w.gemm * (double)n / ts.median / 1e9);
+        printf("  cpu time: %.1f ms/batch (median; all threads, spin-waits included)\n", tc.median * 1e3);
         print_limits(t, read_gbs);
     }
-    free(ids), free(times);
+    free(ids), free(times), free(cpu);
     cf_encoder_free(m);
     return s;
 }

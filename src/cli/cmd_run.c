@@ -2,13 +2,18 @@
  *   cformer run TASK [-m MODEL] [options] INPUT...     inputs and parameters from flags
  *   cformer run TASK [-m MODEL] --json PAYLOAD|-       an Inference API body */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/commands.h"
 #include "core/buf.h"
+#include "io/hub.h"
+#include "pipelines/annotate.h"
 #include "pipelines/pipeline.h"
+#include "pipelines/vision_common.h"
 
 static void usage(FILE *out)
 {
@@ -33,6 +38,13 @@ static void usage(FILE *out)
             "  --param KEY=VALUE         any pipeline parameter (VALUE as JSON, else as a string)\n"
             "  --threads N               threads (default: CFORMER_THREADS or all cores)\n"
             "  --dtype f32|bf16|int8     weight type the layers run in (default f32)\n"
+            "  --tokenizer PATH          tokenizer folder, tokenizer.json or llama2.c tokenizer.bin\n"
+            "                            (MODEL may then be a llama2.c checkpoint .bin for text-generation)\n"
+            "  --pull                    download MODEL from the Hub when it is not in the cache\n"
+            "                            (also CFORMER_AUTO_PULL=1)\n"
+            "  --output-dir DIR          write masks and depth maps as DIR/<task>-<n>.png and print their paths\n"
+            "  --annotate OUT.png        draw the result on the input image (object-detection,\n"
+            "                            image-segmentation, depth-estimation)\n"
             "  --some-name VALUE         any other long option is parameter some_name=VALUE\n"
             "\n"
             "exit codes: 0 ok, 1 error (model, files), 2 bad usage or payload\n");
@@ -40,6 +52,8 @@ static void usage(FILE *out)
 
 typedef struct run_args {
     const char *task, *model, *json, *question, *context, *dtype;
+    const char *tokenizer, *output_dir, *annotate;
+    bool pull;
     int threads;
     cJSON *params;
     cJSON *inputs; /* array of positional inputs */
@@ -116,6 +130,10 @@ static int parse_args(int argc, char **argv, run_args *a)
             usage(stdout);
             return -1;
         }
+        if (!strcmp(arg, "--pull")) {
+            a->pull = true;
+            continue;
+        }
         if (!strcmp(arg, "--multi-label") || !strcmp(arg, "--handle-impossible-answer")) {
             char key[64];
             option_to_key(arg, key, sizeof key);
@@ -141,6 +159,12 @@ static int parse_args(int argc, char **argv, run_args *a)
             a->threads = atoi(next);
         else if (!strcmp(arg, "--dtype"))
             a->dtype = next;
+        else if (!strcmp(arg, "--tokenizer"))
+            a->tokenizer = next;
+        else if (!strcmp(arg, "--output-dir"))
+            a->output_dir = next;
+        else if (!strcmp(arg, "--annotate"))
+            a->annotate = next;
         else if (!strcmp(arg, "--labels"))
             set_param(a, "candidate_labels", comma_list(next));
         else if (!strcmp(arg, "--targets"))
@@ -238,48 +262,193 @@ static bool streams(const run_args *a)
            (!nrs || (cJSON_IsNumber(nrs) && nrs->valuedouble == 1));
 }
 
-static int run(run_args *a)
+/* cf_pipeline_open's options: --threads, --dtype, --tokenizer. NULL (after saying why) on a bad
+ * dtype; *json may be NULL when there are none. */
+static bool load_options(const run_args *a, char **json)
 {
-    char *payload = NULL;
-    char *prompt = streams(a) ? strdup(cJSON_GetArrayItem(a->inputs, 0)->valuestring) : NULL;
-    if (a->json) {
-        if (cJSON_GetArraySize(a->inputs) > 0 || cJSON_GetArraySize(a->params) > 0 || a->question || a->context)
-            return usage_error("%s", "--json takes the whole payload: give inputs and parameters inside it");
-        payload = !strcmp(a->json, "-") ? read_stdin() : strdup(a->json);
-        if (!payload) {
-            fprintf(stderr, "cformer run: cannot read the payload\n");
-            return CF_EXIT_ERROR;
-        }
-    } else {
-        int rc = build_payload(a, &payload);
-        if (rc) {
-            free(prompt);
-            return rc;
-        }
-    }
-    char options[96] = "";
-    if (!cf_cli_load_options(options, sizeof options, a->threads, a->dtype)) {
-        free(prompt);
-        free(payload);
-        return CF_EXIT_USAGE;
-    }
-    if (prompt) {
-        int rc = run_streaming(a, prompt, payload, options[0] ? options : NULL);
-        free(prompt);
-        free(payload);
-        return rc;
-    }
+    char base[96] = "";
+    *json = NULL;
+    if (!cf_cli_load_options(base, sizeof base, a->threads, a->dtype))
+        return false;
+    cJSON *o = base[0] ? cJSON_Parse(base) : cJSON_CreateObject();
+    if (a->tokenizer)
+        cJSON_AddStringToObject(o, "tokenizer", a->tokenizer);
+    if (cJSON_GetArraySize(o) > 0)
+        *json = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return true;
+}
+
+static bool path_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* The model to open: a path as given; a Hub id (or the task's default id) through the cache,
+ * downloaded first with --pull / CFORMER_AUTO_PULL=1. *model stays NULL for a task whose
+ * default is found by the task itself (text-generation's bundled model). */
+static int resolve_model(const run_args *a, char *dir, size_t size, const char **model)
+{
+    const cf_task *t = cf_task_find(a->task);
+    *model = a->model;
+    if (!t || (a->model && path_exists(a->model)) || (!a->model && t->default_model_dir))
+        return CF_EXIT_OK;
+    const char *id = a->model ? a->model : t->default_model;
     cf_error err = {0};
-    char *out = NULL;
-    cf_status s = cf_pipeline_run_once(a->task, a->model, options[0] ? options : NULL, payload, &out, &err);
-    free(payload);
+    cf_status s = cf_hub_ensure_model(id, a->pull, dir, size, &err);
+    if (s != CF_OK) {
+        fprintf(stderr, "cformer run: %s%s\n", err.message,
+                s == CF_ERR_NOT_FOUND && !a->pull ? " (or run again with --pull to download it now)" : "");
+        return s == CF_ERR_INVALID_ARG ? CF_EXIT_USAGE : CF_EXIT_ERROR;
+    }
+    *model = dir;
+    return CF_EXIT_OK;
+}
+
+/* --annotate: the result drawn on the payload's one input image. */
+static cf_status annotate_result(const run_args *a, const char *payload, const cJSON *result, cf_error *err)
+{
+    cJSON *body = cJSON_Parse(payload);
+    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(body, "inputs");
+    if (cJSON_IsArray(inputs) && cJSON_GetArraySize(inputs) == 1) {
+        inputs = inputs->child;
+        result = cJSON_IsArray(result) && cJSON_GetArraySize(result) == 1 ? result->child : result;
+    }
+    cf_image in = {0}, out = {0};
+    cf_status s = cJSON_IsArray(inputs) ? cf_fail(err, CF_ERR_INVALID_ARG, "--annotate draws one image; %d were given",
+                                                  cJSON_GetArraySize(inputs))
+                                        : cf_vision_load_input(inputs, &in, err);
+    if (s == CF_OK)
+        s = cf_annotate(a->task, &in, result, &out, err);
+    if (s == CF_OK)
+        s = cf_image_write_png(a->annotate, &out, err);
+    cf_image_free(&in);
+    cf_image_free(&out);
+    cJSON_Delete(body);
+    return s;
+}
+
+typedef struct image_writer {
+    const char *dir, *task;
+    int count;
+} image_writer;
+
+/* Every base64 PNG under a "mask" or "depth" key -> DIR/<task>-<n>.png, replaced by that path. */
+static cf_status write_images(image_writer *w, cJSON *node, cf_error *err)
+{
+    for (cJSON *c = node ? node->child : NULL; c; c = c->next) {
+        bool image = c->string && (!strcmp(c->string, "mask") || !strcmp(c->string, "depth")) && cJSON_IsString(c);
+        if (!image) {
+            CF_TRY(write_images(w, c, err));
+            continue;
+        }
+        uint8_t *png = NULL;
+        size_t size = 0;
+        CF_TRY(cf_base64_decode(c->valuestring, &png, &size, err));
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s-%d.png", w->dir, w->task, w->count++);
+        FILE *f = fopen(path, "wb");
+        bool ok = f && fwrite(png, 1, size, f) == size;
+        ok = (f && fclose(f) == 0) && ok;
+        free(png);
+        if (!ok)
+            return cf_fail(err, CF_ERR_IO, "%s: cannot write (%s)", path, strerror(errno));
+        cJSON_SetValuestring(c, path);
+    }
+    return CF_OK;
+}
+
+static cf_status save_images(const run_args *a, cJSON *result, cf_error *err)
+{
+    if (mkdir(a->output_dir, 0777) != 0 && errno != EEXIST)
+        return cf_fail(err, CF_ERR_IO, "--output-dir %s: cannot create (%s)", a->output_dir, strerror(errno));
+    const cf_task *t = cf_task_find(a->task);
+    image_writer w = {.dir = a->output_dir, .task = t ? t->name : a->task};
+    cJSON wrapper = {.child = result}; /* visit the top-level node's keys too */
+    return write_images(&w, &wrapper, err);
+}
+
+/* The result JSON after --annotate / --output-dir, printed. */
+static int print_result(const run_args *a, const char *payload, const char *json)
+{
+    if (!a->annotate && !a->output_dir) {
+        puts(json);
+        return CF_EXIT_OK;
+    }
+    cJSON *result = cJSON_Parse(json);
+    cf_error err = {0};
+    cf_status s = result ? CF_OK : cf_fail(&err, CF_ERR_INTERNAL, "the pipeline printed invalid JSON");
+    if (s == CF_OK && a->annotate)
+        s = annotate_result(a, payload, result, &err);
+    if (s == CF_OK && a->output_dir)
+        s = save_images(a, result, &err);
+    char *text = s == CF_OK ? cJSON_PrintUnformatted(result) : NULL;
+    if (text)
+        puts(text);
+    free(text);
+    cJSON_Delete(result);
     if (s != CF_OK) {
         fprintf(stderr, "cformer run: %s\n", err.message);
         return s == CF_ERR_INVALID_ARG ? CF_EXIT_USAGE : CF_EXIT_ERROR;
     }
-    puts(out);
-    free(out);
     return CF_EXIT_OK;
+}
+
+static int read_payload(run_args *a, char **payload)
+{
+    if (!a->json)
+        return build_payload(a, payload);
+    if (cJSON_GetArraySize(a->inputs) > 0 || cJSON_GetArraySize(a->params) > 0 || a->question || a->context)
+        return usage_error("%s", "--json takes the whole payload: give inputs and parameters inside it");
+    *payload = !strcmp(a->json, "-") ? read_stdin() : strdup(a->json);
+    if (!*payload) {
+        fprintf(stderr, "cformer run: cannot read the payload\n");
+        return CF_EXIT_ERROR;
+    }
+    return CF_EXIT_OK;
+}
+
+static int run(run_args *a)
+{
+    if (a->annotate && !cf_annotate_supports(a->task))
+        return usage_error("--annotate draws object-detection, image-segmentation and depth-estimation results, "
+                           "not %s", a->task);
+    char *payload = NULL, *options = NULL, dir[4096];
+    const char *model = NULL;
+    /* the flags form moves the inputs into the payload: keep the prompt to echo first */
+    char *prompt = streams(a) && !a->annotate && !a->output_dir
+                       ? strdup(cJSON_GetArrayItem(a->inputs, 0)->valuestring) : NULL;
+    int rc = read_payload(a, &payload);
+    if (rc == CF_EXIT_OK && !load_options(a, &options))
+        rc = CF_EXIT_USAGE;
+    if (rc == CF_EXIT_OK)
+        rc = resolve_model(a, dir, sizeof dir, &model);
+    if (rc != CF_EXIT_OK) {
+        free(prompt);
+        free(payload);
+        free(options);
+        return rc;
+    }
+    a->model = model;
+    if (prompt) {
+        rc = run_streaming(a, prompt, payload, options);
+    } else {
+        cf_error err = {0};
+        char *out = NULL;
+        cf_status s = cf_pipeline_run_once(a->task, a->model, options, payload, &out, &err);
+        if (s != CF_OK) {
+            fprintf(stderr, "cformer run: %s\n", err.message);
+            rc = s == CF_ERR_INVALID_ARG ? CF_EXIT_USAGE : CF_EXIT_ERROR;
+        } else {
+            rc = print_result(a, payload, out);
+        }
+        free(out);
+    }
+    free(prompt);
+    free(payload);
+    free(options);
+    return rc;
 }
 
 int cf_cmd_run(int argc, char **argv)

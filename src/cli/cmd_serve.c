@@ -19,7 +19,8 @@ static void usage(FILE *out)
             "usage: cformer serve -m MODEL [-m MODEL]... [--task TASK]... [options]\n"
             "\n"
             "Serve pipelines over HTTP on 127.0.0.1 (unless --host says otherwise):\n"
-            "  POST /  or  /models/{id}        {\"inputs\": ..., \"parameters\": {...}} (raw bytes for audio/images)\n"
+            "  POST /  or  /models/{id}        {\"inputs\": ..., \"parameters\": {...}} (raw bytes for audio/images;\n"
+            "                                  \"stream\": true streams text generation as Server-Sent Events)\n"
             "  POST /v2/models/{id}/infer      KServe v2; GET /v2/models/{id}, /v2/health/ready, /v2/health/live\n"
             "  GET /health, /metrics, /models, and / (a playground page for a browser)\n"
             "MODEL is a folder or a Hub id in the HF cache; {id} is the Hub id, or a folder's name.\n"
@@ -35,6 +36,10 @@ static void usage(FILE *out)
             "  --max-input-chars N    longest text input (default 100000)\n"
             "  --max-new-tokens N     cap for text generation (default 1024)\n"
             "  --timeout MS           longest wait in the queue before 503 (default 60000)\n"
+            "  --max-batch N          queued requests of one text model (same parameters) run as one call\n"
+            "                         of up to N inputs (default 8; 1 = off)\n"
+            "  --max-wait-ms MS       how long such a call waits for more requests (default 0: only those\n"
+            "                         already queued)\n"
             "  --threads N            threads per pipeline (default: CFORMER_THREADS or all cores)\n"
             "  --dtype f32|bf16|int8  weight type the layers run in (default f32)\n"
             "  --pull                 download Hub models missing from the cache\n"
@@ -145,6 +150,10 @@ static int parse(int argc, char **argv, serve_args *a)
             a->cfg.max_new_tokens = atoi(val);
         else if (!strcmp(opt, "--timeout"))
             a->cfg.request_timeout_ms = atoi(val);
+        else if (!strcmp(opt, "--max-batch"))
+            a->cfg.max_batch = atoi(val);
+        else if (!strcmp(opt, "--max-wait-ms"))
+            a->cfg.max_wait_ms = atoi(val);
         else if (!strcmp(opt, "--threads"))
             a->threads = atoi(val);
         else if (!strcmp(opt, "--dtype"))

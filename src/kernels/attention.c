@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/attention_rows.h"
+#include "kernels/dispatch.h"
 #include "kernels/kernels.h"
 #include "kernels/scratch.h"
 #include "kernels/threadpool.h"
@@ -14,6 +16,7 @@
 
 #define ATTN_Q_BLOCK 32
 #define ATTN_KV_BLOCK 128
+#define ATTN_ROWWISE_MAX 4 /* query tiles this small (decode) skip BLAS: per-call cost beats the work */
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -79,17 +82,26 @@ static void attend_block(const cf_attn_args *a, int h, int64_t q0, int64_t q1)
     for (int64_t r = 0; r < rows; r++)
         st[r] = (row_state){-INFINITY, 0.0f};
     const float *q = a->q + q0 * a->q_stride + (int64_t)h * d;
+    bool rowwise = rows <= ATTN_ROWWISE_MAX && cf_kernels_isa() == CF_ISA_AVX512;
     for (int64_t k0 = 0; k0 < keys; k0 += ATTN_KV_BLOCK) {
         int64_t cols = min64(ATTN_KV_BLOCK, keys - k0);
         const float *k = a->k + k0 * a->k_stride + (int64_t)kvh * d;
         const float *v = a->v + k0 * a->v_stride + (int64_t)kvh * d;
-        cf_gemm_f32(false, true, rows, cols, d, a->scale, q, a->q_stride, k, a->k_stride, 0.0f, s, cols);
+        if (rowwise)
+            for (int64_t r = 0; r < rows; r++)
+                cf_attn_scores_avx512(q + r * a->q_stride, k, a->k_stride, cols, d, a->scale, s + r * cols);
+        else
+            cf_gemm_f32(false, true, rows, cols, d, a->scale, q, a->q_stride, k, a->k_stride, 0.0f, s, cols);
         for (int64_t r = 0; r < rows; r++) {
             float rescale = online_softmax_block(a, h, q0 + r, k0, s + r * cols, cols, &st[r]);
             if (rescale != 1.0f)
                 cf_scale(acc + r * d, rescale, d);
         }
-        cf_gemm_f32(false, false, rows, d, cols, 1.0f, s, cols, v, a->v_stride, 1.0f, acc, d);
+        if (rowwise)
+            for (int64_t r = 0; r < rows; r++)
+                cf_attn_weighted_sum_avx512(s + r * cols, v, a->v_stride, cols, d, acc + r * d);
+        else
+            cf_gemm_f32(false, false, rows, d, cols, 1.0f, s, cols, v, a->v_stride, 1.0f, acc, d);
     }
     for (int64_t r = 0; r < rows; r++) {
         /* A query that sees no key at all gets a zero output rather than NaN. */

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/llama.h"
+
 bool cf_causal_lm_supports(const cf_config *config)
 {
     const char *type = cf_config_str(config, "model_type", "");
@@ -21,7 +23,9 @@ cf_status cf_causal_lm_load(const char *dir, const cf_config *config, cf_causal_
     if (!m)
         return cf_fail(err, CF_ERR_NOMEM, "out of memory");
     cf_status s;
-    if (!strcmp(type, "gpt2"))
+    if (cf_llama2c_sniff(dir))
+        s = cf_llama_load_llama2c(dir, m, err); /* a llama2.c checkpoint file, not a folder */
+    else if (!strcmp(type, "gpt2"))
         s = cf_gpt2_load(config, dir, m, err);
     else if (!strcmp(type, "llama"))
         s = cf_llama_load(config, dir, m, err);

@@ -270,11 +270,19 @@ static int64_t llama2c_floats(const llama2c_header *h, bool shared)
     return v * d + L * per_layer + d + (int64_t)h->seq_len * hd + (shared ? 0 : v * d);
 }
 
+/* Bounds keep llama2c_floats far from int64 overflow (and exclude nonsense headers). */
 static bool llama2c_header_valid(const llama2c_header *h)
 {
-    return h->dim > 0 && h->hidden_dim > 0 && h->n_layers > 0 && h->n_layers <= 1000 && h->n_heads > 0 &&
-           h->dim % h->n_heads == 0 && h->n_kv_heads > 0 && h->n_heads % h->n_kv_heads == 0 &&
-           h->vocab_size != 0 && h->seq_len > 0 && (h->dim / h->n_heads) % 2 == 0;
+    return h->dim > 0 && h->dim <= (1 << 20) && h->hidden_dim > 0 && h->hidden_dim <= (1 << 22) && h->n_layers > 0 &&
+           h->n_layers <= 1000 && h->n_heads > 0 && h->dim % h->n_heads == 0 && h->n_kv_heads > 0 &&
+           h->n_heads % h->n_kv_heads == 0 && h->vocab_size != 0 && h->vocab_size >= -(1 << 24) &&
+           h->vocab_size <= (1 << 24) && h->seq_len > 0 && h->seq_len <= (1 << 24) && (h->dim / h->n_heads) % 2 == 0;
+}
+
+static bool llama2c_header_fits(const llama2c_header *h, uint64_t file_size)
+{
+    return llama2c_header_valid(h) &&
+           file_size == sizeof *h + (uint64_t)llama2c_floats(h, h->vocab_size > 0) * sizeof(float);
 }
 
 static bool read_llama2c_header(FILE *f, llama2c_header *h, long *size)
@@ -282,8 +290,49 @@ static bool read_llama2c_header(FILE *f, llama2c_header *h, long *size)
     if (fread(h, sizeof *h, 1, f) != 1 || fseek(f, 0, SEEK_END) != 0)
         return false;
     *size = ftell(f);
-    return llama2c_header_valid(h) &&
-           (int64_t)*size == (int64_t)sizeof *h + llama2c_floats(h, h->vocab_size > 0) * (int64_t)sizeof(float);
+    return *size >= 0 && llama2c_header_fits(h, (uint64_t)*size);
+}
+
+cf_status cf_llama2c_check_header(const uint8_t *data, size_t len, uint64_t file_size, const char *name,
+                                  cf_error *err)
+{
+    llama2c_header h;
+    if (!data || len < sizeof h)
+        return cf_fail(err, CF_ERR_FORMAT, "%s: %zu bytes, too short for a llama2.c checkpoint header (7 int32)",
+                       name, data ? len : 0);
+    memcpy(&h, data, sizeof h);
+    if (!llama2c_header_fits(&h, file_size))
+        return cf_fail(err, CF_ERR_FORMAT, "%s: not a llama2.c checkpoint (header dim %d, hidden_dim %d, layers %d, "
+                       "heads %d/%d, vocab %d, seq_len %d, or a file size of %llu bytes that does not match it)",
+                       name, h.dim, h.hidden_dim, h.n_layers, h.n_heads, h.n_kv_heads, h.vocab_size, h.seq_len,
+                       (unsigned long long)file_size);
+    return CF_OK;
+}
+
+cf_status cf_llama2c_config(const char *path, cf_config *cfg, cf_error *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cf_fail(err, CF_ERR_IO, "%s: cannot open", path);
+    uint8_t head[sizeof(llama2c_header)];
+    size_t got = fread(head, 1, sizeof head, f);
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    fclose(f);
+    CF_TRY(cf_llama2c_check_header(head, got, size < 0 ? 0 : (uint64_t)size, path, err));
+    llama2c_header h;
+    memcpy(&h, head, sizeof h);
+    char json[768];
+    int n = snprintf(json, sizeof json,
+                     "{\"model_type\": \"llama\", \"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": %d, "
+                     "\"intermediate_size\": %d, \"num_hidden_layers\": %d, \"num_attention_heads\": %d, "
+                     "\"num_key_value_heads\": %d, \"vocab_size\": %d, \"max_position_embeddings\": %d, "
+                     "\"rms_norm_eps\": 1e-05, \"tie_word_embeddings\": %s, \"bos_token_id\": 1, "
+                     "\"eos_token_id\": 2}",
+                     h.dim, h.hidden_dim, h.n_layers, h.n_heads, h.n_kv_heads, abs(h.vocab_size), h.seq_len,
+                     h.vocab_size > 0 ? "true" : "false");
+    CF_TRY(cf_config_parse(cfg, json, (size_t)n, path, err));
+    return CF_OK;
 }
 
 bool cf_llama2c_sniff(const char *path)

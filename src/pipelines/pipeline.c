@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "io/model_dir.h"
 #include "kernels/threadpool.h"
+#include "models/llama.h"
 #include "nn/linear.h"
 
 /* ================================================================ task registry ====
@@ -101,7 +102,7 @@ static cf_status apply_options(cf_pipeline *p, const char *options_json, cf_erro
             cf_threads_set((int)n);
         } else if (!strcmp(item->string, "tokenizer")) {
             if (!cJSON_IsString(item))
-                return cf_fail(err, CF_ERR_INVALID_ARG, "load option tokenizer must be a folder path");
+                return cf_fail(err, CF_ERR_INVALID_ARG, "load option tokenizer must be a path (folder, tokenizer.json or llama2.c tokenizer file)");
         } else {
             return cf_fail(err, CF_ERR_INVALID_ARG, "unknown load option '%s' (known: dtype, threads, tokenizer)",
                            item->string);
@@ -119,13 +120,19 @@ static cf_status open_pipeline(cf_pipeline *p, const char *task, const char *mod
     snprintf(p->task_name, sizeof p->task_name, "%s", p->task->name);
     snprintf(p->requested_task, sizeof p->requested_task, "%s", task);
     CF_TRY(apply_options(p, options_json, err));
-    if (!model && p->task->default_model_dir)
-        CF_TRY(p->task->default_model_dir(p->model_dir, sizeof p->model_dir, err));
-    else
-        CF_TRY(cf_model_resolve(model ? model : p->task->default_model, p->model_dir, sizeof p->model_dir, err));
-    char path[CF_PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/config.json", p->model_dir);
-    CF_TRY(cf_config_load(&p->config, path, err));
+    if (model && cf_llama2c_sniff(model)) {
+        /* a llama2.c checkpoint file: its header stands in for config.json */
+        snprintf(p->model_dir, sizeof p->model_dir, "%s", model);
+        CF_TRY(cf_llama2c_config(model, &p->config, err));
+    } else {
+        if (!model && p->task->default_model_dir)
+            CF_TRY(p->task->default_model_dir(p->model_dir, sizeof p->model_dir, err));
+        else
+            CF_TRY(cf_model_resolve(model ? model : p->task->default_model, p->model_dir, sizeof p->model_dir, err));
+        char path[CF_PATH_MAX + 16];
+        snprintf(path, sizeof path, "%s/config.json", p->model_dir);
+        CF_TRY(cf_config_load(&p->config, path, err));
+    }
     /* Every layer the task loads on this thread follows the dtype option. */
     cf_load_options opts = cf_linear_load_options();
     opts.dtype = CF_WTYPE_F32;

@@ -61,8 +61,8 @@ cf_status cf_text_model_open(const cf_pipeline *p, cf_encoder_head head, cf_text
         return cf_fail(err, CF_ERR_NOMEM, "cannot allocate the pipeline state");
     tm->config = &p->config;
     const cJSON *tok_opt = p->options ? cJSON_GetObjectItemCaseSensitive(p->options, "tokenizer") : NULL;
-    const char *tok_dir = cJSON_IsString(tok_opt) ? tok_opt->valuestring : p->model_dir;
-    cf_status s = cf_tokenizer_load(tok_dir, &tm->tok, err);
+    const char *tok_path = cJSON_IsString(tok_opt) ? tok_opt->valuestring : p->model_dir;
+    cf_status s = cf_tokenizer_load_file(tok_path, &tm->tok, err);
     if (s == CF_OK)
         read_tokenizer_settings(tm);
     if (s == CF_OK)

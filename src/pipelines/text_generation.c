@@ -67,8 +67,11 @@ static cf_status open_task(cf_pipeline *p, cf_error *err)
         return cf_fail(err, CF_ERR_NOMEM, "out of memory");
     p->state = s;
     const cJSON *tok_opt = p->options ? cJSON_GetObjectItemCaseSensitive(p->options, "tokenizer") : NULL;
-    const char *tok_dir = cJSON_IsString(tok_opt) ? tok_opt->valuestring : p->model_dir;
-    cf_status st = cf_tokenizer_load(tok_dir, &s->tok, err);
+    const char *tok_path = cJSON_IsString(tok_opt) ? tok_opt->valuestring : p->model_dir;
+    cf_status st = !cJSON_IsString(tok_opt) && !cf_dir_exists(p->model_dir)
+                       ? cf_fail(err, CF_ERR_INVALID_ARG, "%s is a llama2.c checkpoint: give its tokenizer too "
+                                 "(--tokenizer tokenizer.bin, or the \"tokenizer\" load option)", p->model_dir)
+                       : cf_tokenizer_load_file(tok_path, &s->tok, err);
     if (st == CF_OK)
         st = cf_causal_lm_load(p->model_dir, &p->config, &s->model, err);
     if (st == CF_OK)

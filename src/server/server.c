@@ -575,7 +575,8 @@ static unsigned check_inference_body(request *r, const cJSON *root, char *msg, s
         snprintf(msg, size, "the body has no \"inputs\"");
         return 422;
     }
-    if (longest_string(inputs) > (size_t)cfg->max_input_chars) {
+    /* Audio and image inputs are base64 of files: only the body limit applies to them. */
+    if (!takes_raw_bytes(r->model->task) && longest_string(inputs) > (size_t)cfg->max_input_chars) {
         snprintf(msg, size, "an input is longer than the server's limit of %d characters", cfg->max_input_chars);
         return 413;
     }

@@ -7,7 +7,11 @@
  * JSON {"error": ..., "error_type": ...} with 400/404/405/413/422/429/503.
  * Text generation with "stream": true answers Server-Sent Events in text-generation-inference's
  * shape, one per piece of text as it is generated. Queued requests of a batchable model with the
- * same parameters are run as one call (up to max_batch inputs) and the results split back. */
+ * same parameters are run as one call (up to max_batch inputs) and the results split back.
+ * Generation requests are not batched: the text-generation pipeline generates each prompt on its
+ * own (as Python's does: left padding would change the numbers), and sharing decode steps between
+ * requests that arrive at different times needs continuous batching (one forward over sequences at
+ * different positions of a paged KV cache), which the causal LM's forward does not take. */
 #ifndef CF_SERVER_SERVER_H
 #define CF_SERVER_SERVER_H
 

@@ -755,6 +755,23 @@ static cf_status convert_dir(const char *dir, bool target, cJSON **out, cf_error
     return CF_OK;
 }
 
+cf_status cf_spm_convert_bpe_model(const cf_spm_model *m, const cf_config *cfg, cJSON **tokenizer_json,
+                                   cf_error *err)
+{
+    *tokenizer_json = NULL;
+    json_ctx j = {0};
+    cJSON *doc = new_document(&j);
+    cf_status st = doc ? convert_llama(&j, doc, m, cfg, err) : CF_OK;
+    if (st == CF_OK && j.oom)
+        st = cf_fail(err, CF_ERR_NOMEM, "out of memory building tokenizer.json");
+    if (st != CF_OK) {
+        cJSON_Delete(doc);
+        return st;
+    }
+    *tokenizer_json = doc;
+    return CF_OK;
+}
+
 cf_status cf_spm_convert(const char *dir, cJSON **tokenizer_json, cf_error *err)
 {
     return convert_dir(dir, false, tokenizer_json, err);

@@ -33,6 +33,13 @@ bool cf_spm_folder_has_model(const char *dir);
  * For Marian this is the source side. */
 cf_status cf_spm_convert(const char *dir, cJSON **tokenizer_json, cf_error *err);
 
+/* Build the tokenizer.json tree for a sentencepiece BPE model already in memory (Llama form,
+ * as for tokenizer.model), with the settings of tokenizer_config.json in `cfg`. */
+typedef struct cf_spm_model cf_spm_model;
+typedef struct cf_config cf_config;
+cf_status cf_spm_convert_bpe_model(const cf_spm_model *m, const cf_config *cfg, cJSON **tokenizer_json,
+                                   cf_error *err);
+
 /* Marian's target side: target.spm (its charsmap and pieces) with the ids of vocab.json
  * (target_vocab.json when tokenizer_config says separate_vocabs). Use it to encode target
  * text (labels) and to decode generated ids: vocab ids -> pieces -> "▁" -> " ". */

@@ -2,11 +2,13 @@
  * added tokens -> normalizer -> pre-tokenizer -> model -> truncation -> post-processor ->
  * padding, and decoding back to text. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
 #include "core/threadpool.h"
+#include "tokenizers/convert_llama2c.h"
 #include "tokenizers/tokenizer_internal.h"
 
 #define MAX_TOKENIZER_FILE ((size_t)1 << 30)
@@ -228,6 +230,70 @@ cf_status cf_tokenizer_load(const char *dir, cf_tokenizer **out, cf_error *err)
         *out = NULL;
     }
     return st;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* A tokenizer.json file, with the configs of the folder it is in. */
+static cf_status load_json_path(const char *path, cf_tokenizer **out, cf_error *err)
+{
+    cJSON *doc;
+    CF_TRY(load_json_file(path, &doc, err));
+    cf_status st = cf_tokenizer_from_json(doc, path, out, err);
+    cJSON_Delete(doc);
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    if (st == CF_OK && (st = cf_tokenizer_read_config(*out, dir, err)) != CF_OK) {
+        cf_tokenizer_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* A llama2.c tokenizer: its special tokens are sentencepiece's, and it never cleans up spaces. */
+static cf_status load_llama2c(const char *path, cf_tokenizer **out, cf_error *err)
+{
+    cJSON *doc;
+    CF_TRY(cf_llama2c_tokenizer_convert(path, &doc, err));
+    cf_status st = cf_tokenizer_from_json(doc, path, out, err);
+    cJSON_Delete(doc);
+    if (st != CF_OK)
+        return st;
+    cf_tokenizer *tok = *out;
+    const struct {
+        char **slot;
+        const char *text;
+    } roles[] = {{&tok->roles.bos, "<s>"}, {&tok->roles.eos, "</s>"}, {&tok->roles.unk, "<unk>"}};
+    for (size_t i = 0; i < sizeof roles / sizeof *roles; i++)
+        if (cf_tokenizer_token_to_id(tok, roles[i].text) >= 0 && !(*roles[i].slot = strdup(roles[i].text))) {
+            cf_tokenizer_free(tok);
+            *out = NULL;
+            return oom(err);
+        }
+    tok->clean_up_tokenization_spaces = false;
+    return CF_OK;
+}
+
+cf_status cf_tokenizer_load_file(const char *path, cf_tokenizer **out, cf_error *err)
+{
+    *out = NULL;
+    if (!path || !*path)
+        return cf_fail(err, CF_ERR_INVALID_ARG, "cf_tokenizer_load_file: no path given");
+    if (cf_dir_exists(path))
+        return cf_tokenizer_load(path, out, err);
+    if (!cf_file_exists(path))
+        return cf_fail(err, CF_ERR_NOT_FOUND, "%s: no such tokenizer file or folder", path);
+    if (has_suffix(path, ".json"))
+        return load_json_path(path, out, err);
+    if (has_suffix(path, ".model") || has_suffix(path, ".spm"))
+        return cf_fail(err, CF_ERR_UNSUPPORTED, "%s: give the folder that holds this sentencepiece model (its "
+                       "tokenizer_config.json decides how it is read)", path);
+    return load_llama2c(path, out, err);
 }
 
 void cf_tokenizer_free(cf_tokenizer *tok)

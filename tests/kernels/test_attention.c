@@ -189,3 +189,45 @@ Test(attention, query_that_sees_no_key_gets_zeros)
         cr_assert_float_eq(out[4 + d], v[d], 1e-6); /* query 1 sees only key 0 */
     }
 }
+
+/* Sequences longer than one key block (128): the online softmax carries max and sum across blocks. */
+Test(attention, long_sequences_span_several_key_blocks)
+{
+    static const attn_case cases[] = {
+        {.n_q = 40, .n_kv = 300, .n_heads = 2, .n_kv_heads = 2, .head_dim = 32, .key_mask = true, .bias = true},
+        {.n_q = 1, .n_kv = 1000, .n_heads = 4, .n_kv_heads = 2, .head_dim = 64, .causal = true, .causal_offset = 999},
+        {.n_q = 260, .n_kv = 260, .n_heads = 2, .n_kv_heads = 2, .head_dim = 16, .causal = true, .fused_qkv = true},
+    };
+    run_cases(cases, sizeof cases / sizeof *cases);
+}
+
+/* A whole key block masked with -inf before any visible key: the first block contributes nothing
+ * and the output is the softmax over the later keys only. */
+Test(attention, fully_masked_first_key_block)
+{
+    enum { NKV = 200, D = 8, FIRST = 150 };
+    float q[D], k[NKV * D], v[NKV * D], mask[NKV], out[D];
+    fill_random(q, D, 1, 1.0f), fill_random(k, NKV * D, 2, 1.0f), fill_random(v, NKV * D, 3, 1.0f);
+    for (int j = 0; j < NKV; j++)
+        mask[j] = j < FIRST ? -INFINITY : 0.0f;
+    cf_attn_args a = {.n_q = 1, .n_kv = NKV, .n_heads = 1, .n_kv_heads = 1, .head_dim = D, .q = q, .q_stride = D,
+                      .k = k, .k_stride = D, .v = v, .v_stride = D, .out = out, .out_stride = D, .scale = 0.3f,
+                      .key_mask = mask};
+    cf_attention_f32(&a);
+    double s[NKV], mx = -INFINITY, sum = 0;
+    for (int j = FIRST; j < NKV; j++) {
+        s[j] = 0;
+        for (int c = 0; c < D; c++)
+            s[j] += 0.3 * q[c] * k[j * D + c];
+        mx = fmax(mx, s[j]);
+    }
+    for (int j = FIRST; j < NKV; j++)
+        sum += (s[j] = exp(s[j] - mx));
+    for (int c = 0; c < D; c++) {
+        double want = 0;
+        for (int j = FIRST; j < NKV; j++)
+            want += s[j] / sum * v[j * D + c];
+        cr_assert(fabs(out[c] - want) < 1e-5, "out[%d] = %.7g, want %.7g (tolerance 1e-5: 50 keys, |v| < 1)", c,
+                  out[c], want);
+    }
+}

@@ -21,7 +21,7 @@ typedef struct fixture_case {
 } fixture_case;
 
 /* The first call of dir/expected.json when its task is one of `tasks`. */
-static bool read_case(const char *dir, const char *const *tasks, fixture_case *fc)
+static inline bool read_case(const char *dir, const char *const *tasks, fixture_case *fc)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/expected.json", dir);
@@ -57,7 +57,7 @@ static bool read_case(const char *dir, const char *const *tasks, fixture_case *f
 }
 
 /* The first case (by path) under `family` (NULL: every family) whose first call runs one of `tasks`. */
-static bool find_case(const char *family, const char *const *tasks, fixture_case *fc)
+static inline bool find_case(const char *family, const char *const *tasks, fixture_case *fc)
 {
     memset(fc, 0, sizeof *fc);
     char **families = NULL;
