@@ -8,5 +8,5 @@ build=${1:-build-deb}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
       -DCF_TESTS=OFF -DCF_BENCH=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
-(cd "$build" && cpack -G DEB >"$build/cpack.log" 2>&1) || { cat "$build/cpack.log" >&2; exit 1; }
+(cd "$build" && cpack -G DEB >cpack.log 2>&1) || { cat "$build/cpack.log" >&2; exit 1; }
 ls -t "$PWD/$build"/cformer_*.deb | head -1
