@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "core/buf.h"
 #include "io/hub.h"
+#include "io/model_dir.h"
 #include "pipelines/annotate.h"
 #include "pipelines/pipeline.h"
 #include "pipelines/vision_common.h"
@@ -299,7 +300,8 @@ static int resolve_model(const run_args *a, char *dir, size_t size, const char *
     cf_status s = cf_hub_ensure_model(id, a->pull, dir, size, &err);
     if (s != CF_OK) {
         fprintf(stderr, "cformer run: %s%s\n", err.message,
-                s == CF_ERR_NOT_FOUND && !a->pull ? " (or run again with --pull to download it now)" : "");
+                s == CF_ERR_NOT_FOUND && !a->pull && cf_model_id_valid(id)
+                    ? " (or run again with --pull to download it now)" : "");
         return s == CF_ERR_INVALID_ARG ? CF_EXIT_USAGE : CF_EXIT_ERROR;
     }
     *model = dir;

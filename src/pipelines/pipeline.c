@@ -292,6 +292,55 @@ cf_status cf_pipeline_run_once(const char *task, const char *model, const char *
     return s;
 }
 
+/* ================================================================ inputs ==== */
+
+cf_status cf_map_inputs(const cJSON *inputs, const char *task, cf_input_fn fn, void *ctx, cJSON **out, cf_error *err)
+{
+    *out = NULL;
+    if (!cJSON_IsArray(inputs))
+        return fn(ctx, inputs, out, err);
+    if (!inputs->child)
+        return cf_fail(err, CF_ERR_INVALID_ARG, "%s: inputs is an empty list", task);
+    cJSON *list = cJSON_CreateArray();
+    if (!list)
+        return cf_fail(err, CF_ERR_NOMEM, "%s: cannot allocate the output list", task);
+    const cJSON *item;
+    cJSON_ArrayForEach(item, inputs)
+    {
+        cJSON *one = NULL;
+        cf_status s = fn(ctx, item, &one, err);
+        if (s != CF_OK) {
+            cJSON_Delete(list);
+            return s;
+        }
+        cJSON_AddItemToArray(list, one);
+    }
+    *out = list;
+    return CF_OK;
+}
+
+typedef struct text_map {
+    const char *task;
+    cf_text_fn fn;
+    void *ctx;
+} text_map;
+
+static cf_status map_one_text(void *ctx, const cJSON *input, cJSON **out, cf_error *err)
+{
+    const text_map *m = ctx;
+    if (!cJSON_IsString(input))
+        return cf_fail(err, CF_ERR_INVALID_ARG, "%s: inputs must be a string or a non-empty list of strings",
+                       m->task);
+    return m->fn(m->ctx, input->valuestring, out, err);
+}
+
+cf_status cf_map_text_inputs(const cJSON *inputs, const char *task, cf_text_fn fn, void *ctx, cJSON **out,
+                             cf_error *err)
+{
+    text_map m = {task, fn, ctx};
+    return cf_map_inputs(inputs, task, map_one_text, &m, out, err);
+}
+
 /* ================================================================ parameters ==== */
 
 cf_status cf_params_check(const cJSON *params, const char *task, const char *const *allowed, cf_error *err)
@@ -353,6 +402,18 @@ cf_status cf_param_bool(const cJSON *params, const char *key, bool dflt, bool *o
     if (!cJSON_IsBool(v))
         return cf_fail(err, CF_ERR_INVALID_ARG, "parameter '%s' must be true or false", key);
     *out = cJSON_IsTrue(v);
+    return CF_OK;
+}
+
+cf_status cf_param_float(const cJSON *params, const char *key, double dflt, double *out, cf_error *err)
+{
+    const cJSON *v = cf_param(params, key);
+    *out = dflt;
+    if (!v || cJSON_IsNull(v))
+        return CF_OK;
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+        return cf_fail(err, CF_ERR_INVALID_ARG, "parameter '%s' must be a finite number", key);
+    *out = v->valuedouble;
     return CF_OK;
 }
 
