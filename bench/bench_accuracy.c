@@ -10,7 +10,8 @@
  * Then, for the decoder-only LMs and text encoders, the models' own logits on a fixed token sequence
  * (teacher forced): max |d logit| and the share of positions whose argmax agrees with f32.
  * Every layer is converted (lowp_min_dim = 1): the fixture models are tiny, and the default
- * keeps layers under 32 wide in f32. Exits 1 when a call loses its top-1 answer. */
+ * keeps layers under 32 wide in f32 (--default-layers measures that). Exits 1 when a call loses
+ * its top-1 answer. */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <math.h>
@@ -249,7 +250,8 @@ static void replay_case(const char *dir, family_stats *fs, int *lost)
 static cf_status load_type(int type, const char *dir, const cf_config *cfg, bool causal, cf_encoder_head head,
                            void **out, cf_error *err)
 {
-    cf_load_options saved = cf_linear_set_load_options((cf_load_options){.dtype = (cf_wtype)type, .lowp_min_dim = 1});
+    cf_load_options saved = cf_linear_load_options();
+    cf_linear_set_load_options((cf_load_options){.dtype = (cf_wtype)type, .lowp_min_dim = saved.lowp_min_dim});
     cf_status s = causal ? cf_causal_lm_load(dir, cfg, (cf_causal_lm **)out, err)
                          : cf_encoder_load(dir, cfg, head, (cf_encoder **)out, err);
     cf_linear_set_load_options(saved);
@@ -391,14 +393,24 @@ static size_t list_dirs(const char *dir, char ***out)
 
 int main(int argc, char **argv)
 {
-    const char *root = argc > 1 ? argv[1] : getenv("CFORMER_FIXTURES");
+    const char *root = getenv("CFORMER_FIXTURES");
+    int64_t min_dim = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--default-layers"))
+            min_dim = 0; /* as cformer loads them: layers under CF_LINEAR_LOWP_MIN wide stay f32 */
+        else if (argv[i][0] != '-')
+            root = argv[i];
+        else
+            root = NULL, i = argc;
+    }
     if (!root) {
-        fprintf(stderr, "usage: bench_accuracy [FIXTURES_DIR] (or set CFORMER_FIXTURES)\n");
+        fprintf(stderr, "usage: bench_accuracy [--default-layers] [FIXTURES_DIR] (or set CFORMER_FIXTURES)\n");
         return 2;
     }
     if (!getenv("CFORMER_THREADS"))
         cf_threads_set(2);
-    cf_linear_set_load_options((cf_load_options){.lowp_min_dim = 1}); /* pipelines set the dtype per call */
+    cf_linear_set_load_options((cf_load_options){.lowp_min_dim = min_dim}); /* pipelines set the dtype per call */
+    printf("%s\n\n", min_dim ? "every layer converted (lowp_min_dim 1)" : "default conversion (layers >= 32 wide)");
     char **families;
     size_t nf = list_dirs(root, &families);
     family_stats *stats = calloc(nf, sizeof *stats);

@@ -41,6 +41,10 @@ void cf_softmax_rows(float *x, int64_t rows, int64_t n);
 void cf_layer_norm(const float *x, const float *gamma, const float *beta, float *y, int64_t rows, int64_t n,
                    float eps);
 void cf_rms_norm(const float *x, const float *gamma, float *y, int64_t rows, int64_t n, float eps);
+/* Post-norm residual in one pass: sum += add, then y = layer_norm(sum) (y may be add or sum);
+ * the same values as cf_add then cf_layer_norm, without a second sweep over memory. */
+void cf_residual_layer_norm(float *sum, const float *add, const float *gamma, const float *beta, float *y,
+                            int64_t rows, int64_t n, float eps);
 
 /* Element-wise, in place, n elements. */
 void cf_gelu_erf(float *x, int64_t n);

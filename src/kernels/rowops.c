@@ -68,6 +68,7 @@ static void softmax_row(float *x, int64_t n)
 typedef struct rows_task {
     const float *x, *gamma, *beta;
     float *y;
+    float *sum; /* residual stream (fused add + norm) */
     int64_t n;
     float eps;
 } rows_task;
@@ -113,8 +114,30 @@ void cf_layer_norm(const float *x, const float *gamma, const float *beta, float 
 {
     if (n <= 0)
         return;
-    rows_task t = {x, gamma, beta, y, n, eps};
+    rows_task t = {.x = x, .gamma = gamma, .beta = beta, .y = y, .n = n, .eps = eps};
     cf_parallel_for(rows, row_grain(n), layer_norm_range, &t);
+}
+
+/* sum += add, then y = layer_norm(sum), row by row while the row is in L1. */
+static void residual_layer_norm_range(void *ctx, int64_t r0, int64_t r1)
+{
+    const rows_task *t = ctx;
+    for (int64_t r = r0; r < r1; r++) {
+        float *s = t->sum + r * t->n;
+        const float *a = t->x + r * t->n;
+        for (int64_t i = 0; i < t->n; i++)
+            s[i] += a[i];
+        layer_norm_row(s, t->gamma, t->beta, t->y + r * t->n, t->n, t->eps);
+    }
+}
+
+void cf_residual_layer_norm(float *sum, const float *add, const float *gamma, const float *beta, float *y,
+                            int64_t rows, int64_t n, float eps)
+{
+    if (n <= 0)
+        return;
+    rows_task t = {.x = add, .gamma = gamma, .beta = beta, .y = y, .sum = sum, .n = n, .eps = eps};
+    cf_parallel_for(rows, row_grain(n), residual_layer_norm_range, &t);
 }
 
 /* HF Llama: x * rsqrt(mean(x^2) + eps) * gamma, all in f32. */

@@ -27,6 +27,10 @@ size_t cf_encoder_layer_scratch_bytes(const cf_encoder_layer *l, int64_t tokens)
 /* x = norm(x + sub): the residual sum goes to tmp, the norm back into x. */
 static void add_and_norm(const cf_norm *norm, float *x, float *sub, int64_t tokens)
 {
+    if (!norm->rms) { /* one pass: the sum row is normed while it is in L1 */
+        cf_residual_layer_norm(sub, x, norm->gamma.data, norm->beta.data, x, tokens, norm->n, norm->eps);
+        return;
+    }
     cf_add(sub, x, tokens * norm->n);
     cf_norm_forward(norm, sub, x, tokens);
 }

@@ -217,3 +217,28 @@ Test(embedding, gathers_rows_in_order)
         cr_assert_arr_eq(out + i * dim, table + ids[i] * dim, (size_t)dim * sizeof(float), "row %d", i);
     free(table);
 }
+
+/* The fused residual + layer norm gives exactly what cf_add then cf_layer_norm give, also when the
+ * output overwrites the added rows (the post-norm layer's x = norm(x + sub) in place). */
+Test(rowops, residual_layer_norm_equals_add_then_norm)
+{
+    enum { R = 37, N = 300 };
+    float *a = random_floats(R * N, 81, 2.0f), *b = random_floats(R * N, 82, 2.0f);
+    float *g = random_floats(N, 83, 1.0f), *be = random_floats(N, 84, 1.0f);
+    float *sum1 = malloc(sizeof(float) * R * N), *sum2 = malloc(sizeof(float) * R * N);
+    float *y1 = malloc(sizeof(float) * R * N), *add2 = malloc(sizeof(float) * R * N);
+    cf_isa isas[3];
+    int n_isa = supported_isas(isas);
+    for (int i = 0; i < n_isa; i++) {
+        cf_kernels_force_isa(isas[i]);
+        memcpy(sum1, a, sizeof(float) * R * N), memcpy(sum2, a, sizeof(float) * R * N);
+        memcpy(add2, b, sizeof(float) * R * N);
+        cf_add(sum1, b, R * N);
+        cf_layer_norm(sum1, g, be, y1, R, N, 1e-5f);
+        cf_residual_layer_norm(sum2, add2, g, be, add2, R, N, 1e-5f); /* y aliases add */
+        cr_assert(!memcmp(sum1, sum2, sizeof(float) * R * N), "%s: residual sums differ", cf_isa_name(isas[i]));
+        cr_assert(!memcmp(y1, add2, sizeof(float) * R * N), "%s: normed rows differ", cf_isa_name(isas[i]));
+    }
+    cf_kernels_force_isa(cf_cpu_best_isa());
+    free(a), free(b), free(g), free(be), free(sum1), free(sum2), free(y1), free(add2);
+}
