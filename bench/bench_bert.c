@@ -90,7 +90,7 @@ int main(int argc, char **argv)
 {
     const char *dir = "/tmp/cformer-bench/bert-base";
     int threads = 2, runs = 10;
-    cf_load_options load = {CF_WTYPE_F32};
+    cf_load_options load = {.dtype = CF_WTYPE_F32};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);

@@ -41,7 +41,7 @@ static double median(double *v, int n)
     return v[n / 2];
 }
 
-static void die(const cf_error *err)
+static _Noreturn void die(const cf_error *err)
 {
     fprintf(stderr, "bench_image: %s\n", err->message);
     exit(1);

@@ -1,10 +1,13 @@
-/* Whisper tiny and base shapes on random weights, f32, on the library thread pool (2 threads
- * unless --threads says otherwise): log-mel ms for 30 s of audio, encoder ms for one 30 s window,
- * decoder tokens/s (greedy steps of one sequence against the KV and cross-attention caches).
+/* Whisper tiny and base shapes on random weights, with f32 and bf16 linear weights (attention
+ * and activations stay f32), on the library thread pool (2 threads unless --threads says
+ * otherwise): log-mel ms for 30 s of audio, encoder ms for one 30 s window, decoder tokens/s
+ * (greedy steps of one sequence against the KV and cross-attention caches; the vocabulary
+ * projection is the packed matvec over the tied embeddings). The load average is printed
+ * before and after: the machine may be shared.
  * Reference points on this machine class (issue 12): whisper.cpp encoder tiny 620-860 ms,
  * base 1645-1741 ms; goal: tiny <= 350 ms, base <= 800 ms, log-mel <= 15 ms.
  *
- * usage: bench_whisper [--threads N] [--runs N] [--tokens N]
+ * usage: bench_whisper [--threads N] [--runs N] [--tokens N] [--dtype f32|bf16|both]
  * The random model folders are written once to /tmp/cformer-bench/whisper-{tiny,base}. */
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +22,7 @@
 #include "kernels/threadpool.h"
 #include "media/features.h"
 #include "models/whisper.h"
+#include "nn/linear.h"
 
 typedef struct shape {
     const char *name;
@@ -206,7 +210,7 @@ static double bench_log_mel(int runs)
 }
 
 /* Encoder median ms and decoder tokens/s for one model shape. */
-static void bench_shape(const shape *s, int runs, int tokens, double *enc_ms, double *tok_s)
+static void bench_shape(const shape *s, cf_wtype dtype, int runs, int tokens, double *enc_ms, double *tok_s)
 {
     char dir[256], path[512];
     snprintf(dir, sizeof dir, "/tmp/cformer-bench/whisper-%s", s->name);
@@ -219,7 +223,10 @@ static void bench_shape(const shape *s, int runs, int tokens, double *enc_ms, do
     snprintf(path, sizeof path, "%s/config.json", dir);
     check(cf_config_load(&cfg, path, &err), &err);
     cf_whisper *m = NULL;
-    check(cf_whisper_load(dir, &cfg, &m, &err), &err);
+    cf_load_options previous = cf_linear_set_load_options((cf_load_options){.dtype = dtype});
+    cf_status loaded = cf_whisper_load(dir, &cfg, &m, &err);
+    cf_linear_set_load_options(previous);
+    check(loaded, &err);
     size_t nf = (size_t)(cf_whisper_n_mels(m) * cf_whisper_n_frames(m));
     float *features = malloc(nf * sizeof *features);
     float *enc = malloc((size_t)(cf_whisper_enc_len(m) * cf_whisper_hidden(m)) * sizeof *enc);
@@ -257,9 +264,22 @@ static void bench_shape(const shape *s, int runs, int tokens, double *enc_ms, do
     cf_config_free(&cfg);
 }
 
+static void print_load(const char *when)
+{
+    double load[3] = {0};
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3)
+            load[0] = load[1] = load[2] = -1;
+        fclose(f);
+    }
+    printf("load average %s: %.2f %.2f %.2f (1, 5, 15 min)\n", when, load[0], load[1], load[2]);
+}
+
 int main(int argc, char **argv)
 {
     int threads = 2, runs = 5, tokens = 100;
+    const char *dtypes = "both";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--threads"))
             threads = atoi(argv[i + 1]);
@@ -267,20 +287,30 @@ int main(int argc, char **argv)
             runs = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--tokens"))
             tokens = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--dtype"))
+            dtypes = argv[i + 1];
     }
     runs = runs < 1 ? 1 : runs > 64 ? 64 : runs;
     tokens = tokens < 1 ? 1 : tokens > TARGET - 1 ? TARGET - 1 : tokens;
     cf_threads_set(threads);
-    printf("whisper, f32, %d threads, median of %d runs\n\n", cf_threads_count(), runs);
-    printf("log-mel 30 s (80 bins): %.1f ms (goal <= 15 ms)\n\n", bench_log_mel(runs));
-    printf("| model | encoder 30 s (ms) | goal (ms) | whisper.cpp (ms) | decoder (tokens/s) |\n");
-    printf("|-------|-------------------|-----------|------------------|--------------------|\n");
+    printf("whisper, %d threads, median of %d runs, decoder over %d steps\n", cf_threads_count(), runs, tokens);
+    print_load("before");
+    printf("\nlog-mel 30 s (80 bins): %.1f ms (goal <= 15 ms)\n\n", bench_log_mel(runs));
+    printf("| model | weights | encoder 30 s (ms) | goal (ms) | whisper.cpp (ms) | decoder (tokens/s) |\n");
+    printf("|-------|---------|-------------------|-----------|------------------|--------------------|\n");
     static const char *const goal[2] = {"350", "800"}, *const peer[2] = {"620-860", "1645-1741"};
-    for (int i = 0; i < 2; i++) {
-        double enc_ms, tok_s;
-        bench_shape(&k_shapes[i], runs, tokens, &enc_ms, &tok_s);
-        printf("| %-5s | %17.1f | %9s | %16s | %18.1f |\n", k_shapes[i].name, enc_ms, goal[i], peer[i], tok_s);
-        fflush(stdout);
-    }
+    static const cf_wtype types[2] = {CF_WTYPE_F32, CF_WTYPE_BF16};
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 2; k++) {
+            if (strcmp(dtypes, "both") && strcmp(dtypes, cf_wtype_name(types[k])))
+                continue;
+            double enc_ms, tok_s;
+            bench_shape(&k_shapes[i], types[k], runs, tokens, &enc_ms, &tok_s);
+            printf("| %-5s | %-7s | %17.1f | %9s | %16s | %18.1f |\n", k_shapes[i].name, cf_wtype_name(types[k]),
+                   enc_ms, goal[i], peer[i], tok_s);
+            fflush(stdout);
+        }
+    printf("\n");
+    print_load("after");
     return 0;
 }

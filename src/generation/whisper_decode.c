@@ -28,6 +28,7 @@ static cf_status read_langs(cf_whisper_gen_info *w, const cf_config *c, cf_error
     const cJSON *map = cf_config_get(c, "lang_to_id"), *item;
     if (!cJSON_IsObject(map))
         return CF_OK;
+    w->has_lang_to_id = true;
     w->langs = calloc((size_t)cJSON_GetArraySize(map) + 1, sizeof *w->langs);
     if (!w->langs)
         return cf_fail(err, CF_ERR_NOMEM, "out of memory");
@@ -50,6 +51,8 @@ static cf_status read_forced(cf_whisper_gen_info *w, const cf_config *c, cf_erro
     const cJSON *list = cf_config_get(c, "forced_decoder_ids"), *pair;
     if (!cJSON_IsArray(list))
         return CF_OK;
+    free(w->forced);
+    w->n_forced = 0;
     w->forced = calloc(MAX_FORCED, sizeof *w->forced);
     if (!w->forced)
         return cf_fail(err, CF_ERR_NOMEM, "out of memory");
@@ -72,6 +75,8 @@ static cf_status read_info(cf_whisper_gen_info *w, const cf_config *c, cf_error 
     w->no_timestamps = cf_config_int(c, "no_timestamps_token_id", -1);
     w->max_initial_timestamp_index = cf_config_has(c, "max_initial_timestamp_index")
                                          ? cf_config_int(c, "max_initial_timestamp_index", -1) : -1;
+    w->has_task_to_id = cJSON_IsObject(cf_config_get(c, "task_to_id"));
+    w->english_only = !cf_config_bool(c, "is_multilingual", true);
     w->transcribe_id = cf_config_int(c, "task_to_id.transcribe", -1);
     w->translate_id = cf_config_int(c, "task_to_id.translate", -1);
     cf_token_list eos = {0};
@@ -95,6 +100,12 @@ cf_status cf_whisper_gen_info_load(cf_whisper_gen_info *w, const char *model_dir
     }
     cf_status s = read_info(w, &c, err);
     cf_config_free(&c);
+    if (s == CF_OK) /* config.json's forced_decoder_ids (the legacy place) take precedence */
+        s = cf_config_load_optional(&c, model_dir, "config.json", err);
+    if (s == CF_OK) {
+        s = read_forced(w, &c, err);
+        cf_config_free(&c);
+    }
     if (s != CF_OK)
         cf_whisper_gen_info_free(w);
     return s;
@@ -109,23 +120,95 @@ void cf_whisper_gen_info_free(cf_whisper_gen_info *w)
     memset(w, 0, sizeof *w);
 }
 
-int64_t cf_whisper_language_id(const cf_whisper_gen_info *w, const char *language)
+/* tokenization_whisper.LANGUAGES (transformers 4.35.2): code -> name. */
+static const char *const k_languages[][2] = {
+    {"en", "english"}, {"zh", "chinese"}, {"de", "german"}, {"es", "spanish"}, {"ru", "russian"},
+    {"ko", "korean"}, {"fr", "french"}, {"ja", "japanese"}, {"pt", "portuguese"}, {"tr", "turkish"},
+    {"pl", "polish"}, {"ca", "catalan"}, {"nl", "dutch"}, {"ar", "arabic"}, {"sv", "swedish"},
+    {"it", "italian"}, {"id", "indonesian"}, {"hi", "hindi"}, {"fi", "finnish"}, {"vi", "vietnamese"},
+    {"he", "hebrew"}, {"uk", "ukrainian"}, {"el", "greek"}, {"ms", "malay"}, {"cs", "czech"},
+    {"ro", "romanian"}, {"da", "danish"}, {"hu", "hungarian"}, {"ta", "tamil"}, {"no", "norwegian"},
+    {"th", "thai"}, {"ur", "urdu"}, {"hr", "croatian"}, {"bg", "bulgarian"}, {"lt", "lithuanian"},
+    {"la", "latin"}, {"mi", "maori"}, {"ml", "malayalam"}, {"cy", "welsh"}, {"sk", "slovak"},
+    {"te", "telugu"}, {"fa", "persian"}, {"lv", "latvian"}, {"bn", "bengali"}, {"sr", "serbian"},
+    {"az", "azerbaijani"}, {"sl", "slovenian"}, {"kn", "kannada"}, {"et", "estonian"}, {"mk", "macedonian"},
+    {"br", "breton"}, {"eu", "basque"}, {"is", "icelandic"}, {"hy", "armenian"}, {"ne", "nepali"},
+    {"mn", "mongolian"}, {"bs", "bosnian"}, {"kk", "kazakh"}, {"sq", "albanian"}, {"sw", "swahili"},
+    {"gl", "galician"}, {"mr", "marathi"}, {"pa", "punjabi"}, {"si", "sinhala"}, {"km", "khmer"},
+    {"sn", "shona"}, {"yo", "yoruba"}, {"so", "somali"}, {"af", "afrikaans"}, {"oc", "occitan"},
+    {"ka", "georgian"}, {"be", "belarusian"}, {"tg", "tajik"}, {"sd", "sindhi"}, {"gu", "gujarati"},
+    {"am", "amharic"}, {"yi", "yiddish"}, {"lo", "lao"}, {"uz", "uzbek"}, {"fo", "faroese"},
+    {"ht", "haitian creole"}, {"ps", "pashto"}, {"tk", "turkmen"}, {"nn", "nynorsk"}, {"mt", "maltese"},
+    {"sa", "sanskrit"}, {"lb", "luxembourgish"}, {"my", "myanmar"}, {"bo", "tibetan"}, {"tl", "tagalog"},
+    {"mg", "malagasy"}, {"as", "assamese"}, {"tt", "tatar"}, {"haw", "hawaiian"}, {"ln", "lingala"},
+    {"ha", "hausa"}, {"ba", "bashkir"}, {"jw", "javanese"}, {"su", "sundanese"},
+};
+
+/* The aliases TO_LANGUAGE_CODE adds to the names: alias -> code. */
+static const char *const k_aliases[][2] = {
+    {"burmese", "my"}, {"valencian", "ca"}, {"flemish", "nl"}, {"haitian", "ht"},
+    {"letzeburgesch", "lb"}, {"pushto", "ps"}, {"panjabi", "pa"}, {"moldavian", "ro"},
+    {"moldovan", "ro"}, {"sinhalese", "si"}, {"castilian", "es"},
+};
+
+#define N_LANGUAGES (sizeof k_languages / sizeof k_languages[0])
+#define N_ALIASES (sizeof k_aliases / sizeof k_aliases[0])
+
+const char *cf_whisper_language_name(const char *code)
 {
-    char code[16];
-    size_t len = strlen(language);
-    if (len > 4 && !strncmp(language, "<|", 2) && !strcmp(language + len - 2, "|>")) {
-        language += 2;
-        len -= 4;
-    }
-    if (len == 0 || len >= sizeof code)
-        return -1;
-    for (size_t i = 0; i < len; i++)
-        code[i] = (char)tolower((unsigned char)language[i]);
-    code[len] = '\0';
+    for (size_t i = 0; i < N_LANGUAGES; i++)
+        if (!strcmp(k_languages[i][0], code))
+            return k_languages[i][1];
+    return NULL;
+}
+
+/* TO_LANGUAGE_CODE[name]: a name or alias -> code, NULL when neither. */
+static const char *code_of_name(const char *name)
+{
+    for (size_t i = 0; i < N_LANGUAGES; i++)
+        if (!strcmp(k_languages[i][1], name))
+            return k_languages[i][0];
+    for (size_t i = 0; i < N_ALIASES; i++)
+        if (!strcmp(k_aliases[i][0], name))
+            return k_aliases[i][1];
+    return NULL;
+}
+
+static int64_t id_of_code(const cf_whisper_gen_info *w, const char *code)
+{
     for (size_t i = 0; i < w->n_langs; i++)
         if (!strcmp(w->langs[i].code, code))
             return w->langs[i].id;
     return -1;
+}
+
+/* generate(): language.lower(), then a lang_to_id key, a TO_LANGUAGE_CODE name, or a code. */
+cf_status cf_whisper_language_id(const cf_whisper_gen_info *w, const char *language, int64_t *id, cf_error *err)
+{
+    char lower[64];
+    size_t len = strlen(language);
+    *id = -1;
+    if (!w->has_lang_to_id)
+        return cf_fail(err, CF_ERR_UNSUPPORTED, "language \"%s\": the model's generation_config.json has no "
+                       "lang_to_id, so it cannot be told a language", language);
+    if (len == 0 || len >= sizeof lower)
+        return cf_fail(err, CF_ERR_INVALID_ARG, "language \"%.60s\" is not a Whisper language", language);
+    for (size_t i = 0; i <= len; i++)
+        lower[i] = (char)tolower((unsigned char)language[i]);
+    const char *code = NULL;
+    if (len > 4 && !strncmp(lower, "<|", 2) && !strcmp(lower + len - 2, "|>")) {
+        lower[len - 2] = '\0';
+        *id = id_of_code(w, lower + 2); /* a lang_to_id key, else no spelling below matches */
+    } else if ((code = code_of_name(lower)) != NULL || (code = cf_whisper_language_name(lower) ? lower : NULL)) {
+        *id = id_of_code(w, code);
+        if (*id < 0)
+            return cf_fail(err, CF_ERR_UNSUPPORTED, "language \"%s\": the model has no <|%s|> token in lang_to_id",
+                           language, code);
+    }
+    if (*id < 0)
+        return cf_fail(err, CF_ERR_INVALID_ARG, "unsupported language \"%s\": give a name (\"english\"), a code "
+                       "(\"en\") or a token (\"<|en|>\") of one of the model's %zu languages", language, w->n_langs);
+    return CF_OK;
 }
 
 const char *cf_whisper_language_code(const cf_whisper_gen_info *w, int64_t id)
@@ -234,6 +317,11 @@ static cf_status build_forced(const cf_whisper_gen_info *w, const cf_whisper_req
                               size_t *n, cf_error *err)
 {
     *n = 0;
+    bool english_only = req->multilingual ? req->multilingual < 0 : w->english_only;
+    if (english_only && (req->language || req->task))
+        return cf_fail(err, CF_ERR_INVALID_ARG, "cannot give a %s to an English-only model (generation_config.json "
+                       "says is_multilingual: false; pass is_multilingual true if the model is multilingual)",
+                       req->language ? "language" : "task");
     if (!req->language && !req->task) {
         for (size_t i = 0; i < w->n_forced; i++) {
             forced[i][0] = w->forced[i][0];
@@ -243,19 +331,20 @@ static cf_status build_forced(const cf_whisper_gen_info *w, const cf_whisper_req
         return CF_OK;
     }
     int64_t lang = -1;
-    if (req->language) {
-        lang = cf_whisper_language_id(w, req->language);
-        if (lang < 0)
-            return cf_fail(err, CF_ERR_INVALID_ARG, "language \"%s\" is not one of the model's %zu languages "
-                           "(give a code such as \"en\" or \"<|en|>\")", req->language, w->n_langs);
-    }
+    if (req->language)
+        CF_TRY(cf_whisper_language_id(w, req->language, &lang, err));
     forced[(*n)][0] = 1;
     forced[(*n)++][1] = lang;
     int64_t task = w->transcribe_id;
+    if (req->task && !w->has_task_to_id)
+        return cf_fail(err, CF_ERR_UNSUPPORTED, "task \"%s\": the model's generation_config.json has no task_to_id",
+                       req->task);
     if (req->task && !strcmp(req->task, "translate"))
         task = w->translate_id;
     else if (req->task && strcmp(req->task, "transcribe"))
         return cf_fail(err, CF_ERR_INVALID_ARG, "task \"%s\" must be \"transcribe\" or \"translate\"", req->task);
+    if (req->task && task < 0)
+        return cf_fail(err, CF_ERR_UNSUPPORTED, "task \"%s\" is not in the model's task_to_id", req->task);
     if (task >= 0) {
         forced[*n][0] = 2;
         forced[(*n)++][1] = task;

@@ -28,10 +28,13 @@ typedef struct cf_whisper_lang {
 typedef struct cf_whisper_gen_info {
     int64_t decoder_start, eos, no_timestamps, max_initial_timestamp_index; /* -1: none */
     int64_t transcribe_id, translate_id;                                  /* -1: none */
+    bool has_lang_to_id, has_task_to_id;
+    bool english_only; /* generation_config.json "is_multilingual": false (the *.en models) */
     cf_token_list suppress, begin_suppress;
     cf_whisper_lang *langs;
     size_t n_langs;
-    /* generation_config.json forced_decoder_ids: (step, token or -1 for "free") */
+    /* forced_decoder_ids: (step, token or -1 for "free"); config.json's list wins over
+     * generation_config.json's, as generate() reads the legacy one first */
     int64_t (*forced)[2];
     size_t n_forced;
 } cf_whisper_gen_info;
@@ -40,14 +43,20 @@ typedef struct cf_whisper_gen_info {
 cf_status cf_whisper_gen_info_load(cf_whisper_gen_info *w, const char *model_dir, cf_error *err);
 void cf_whisper_gen_info_free(cf_whisper_gen_info *w);
 
-/* Id of a language given as "en", "EN" or "<|en|>"; -1 when unknown. */
-int64_t cf_whisper_language_id(const cf_whisper_gen_info *w, const char *language);
-/* "en" for the id of "<|en|>", NULL when id is not a language token. */
+/* The id of a language given as generate() takes it (case-insensitive): a token "<|en|>", a
+ * name "english" (or one of Whisper's aliases: "castilian", "flemish", ...), or a code "en".
+ * Fails naming the language when it is none of those or the model has no token for it. */
+cf_status cf_whisper_language_id(const cf_whisper_gen_info *w, const char *language, int64_t *id, cf_error *err);
+/* "en" for the id of "<|en|>", NULL when id is not a language token of the model. */
 const char *cf_whisper_language_code(const cf_whisper_gen_info *w, int64_t id);
+/* Whisper's name of a language code ("en" -> "english"), NULL when the code is not one of its
+ * 99 languages (tokenization_whisper.LANGUAGES). */
+const char *cf_whisper_language_name(const char *code);
 
 typedef struct cf_whisper_request {
     const char *language;   /* NULL: free (detected) */
     const char *task;       /* "transcribe", "translate" or NULL */
+    int multilingual;       /* generate(is_multilingual=): 0 as generation_config.json says, 1 true, -1 false */
     bool return_timestamps;
     const float *features;  /* [n_mels, n_frames] of one 30 s window */
     int64_t n_mels, n_frames;

@@ -172,6 +172,23 @@ cf_status cf_config_require_int(const cf_config *cfg, const char *key, int64_t *
     return CF_OK;
 }
 
+cf_status cf_config_int_in(const cf_config *cfg, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                           cf_error *err)
+{
+    CF_TRY(cf_config_require_int(cfg, key, out, err));
+    if (*out < lo || *out > hi)
+        return cf_fail(err, CF_ERR_FORMAT, "%s: \"%s\" is %lld, expected %lld..%lld", cfg->path, key, (long long)*out,
+                       (long long)lo, (long long)hi);
+    return CF_OK;
+}
+
+cf_status cf_config_int_in_or(const cf_config *cfg, const char *key, int64_t dflt, int64_t lo, int64_t hi,
+                              int64_t *out, cf_error *err)
+{
+    *out = dflt;
+    return cf_config_has(cfg, key) ? cf_config_int_in(cfg, key, lo, hi, out, err) : CF_OK;
+}
+
 cf_status cf_config_require_float(const cf_config *cfg, const char *key, double *out, cf_error *err)
 {
     const cJSON *v = cf_config_get(cfg, key);

@@ -33,6 +33,12 @@ const char *cf_config_str(const cf_config *cfg, const char *key, const char *dfl
 cf_status cf_config_require_int(const cf_config *cfg, const char *key, int64_t *out, cf_error *err);
 cf_status cf_config_require_float(const cf_config *cfg, const char *key, double *out, cf_error *err);
 cf_status cf_config_require_str(const cf_config *cfg, const char *key, const char **out, cf_error *err);
+/* key as an integer in lo..hi; missing, mistyped or out of range is an error naming the key. */
+cf_status cf_config_int_in(const cf_config *cfg, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                           cf_error *err);
+/* The same for an optional key: absent or null gives dflt (which need not be in range). */
+cf_status cf_config_int_in_or(const cf_config *cfg, const char *key, int64_t dflt, int64_t lo, int64_t hi,
+                              int64_t *out, cf_error *err);
 /* Integer array (or a single int, as eos_token_id may be); *out malloc'ed. */
 cf_status cf_config_int_array(const cf_config *cfg, const char *key, int64_t **out, size_t *n, cf_error *err);
 

@@ -64,21 +64,12 @@ static void bart_free(void *p)
 
 /* ------------------------------------------------------------------ config ---- */
 
-static cf_status ranged_int(const cf_config *c, const char *key, int64_t lo, int64_t hi, int64_t *out, cf_error *err)
-{
-    CF_TRY(cf_config_require_int(c, key, out, err));
-    if (*out < lo || *out > hi)
-        return cf_fail(err, CF_ERR_FORMAT, "%s: \"%s\" is %lld, expected %lld..%lld", c->path, key, (long long)*out,
-                       (long long)lo, (long long)hi);
-    return CF_OK;
-}
-
 static cf_status optional_id(const cf_config *c, const char *key, int64_t vocab, int64_t *out, cf_error *err)
 {
     *out = -1;
     if (!cf_config_has(c, key))
         return CF_OK;
-    return ranged_int(c, key, 0, vocab - 1, out, err);
+    return cf_config_int_in(c, key, 0, vocab - 1, out, err);
 }
 
 static cf_status heads_divide(const cf_config *c, const char *key, int64_t d, int heads, cf_error *err)
@@ -92,19 +83,19 @@ static cf_status heads_divide(const cf_config *c, const char *key, int64_t d, in
 cf_status cf_bart_read_config(const cf_config *c, cf_bart_spec *spec, cf_seq2seq *m, cf_error *err)
 {
     int64_t v;
-    CF_TRY(ranged_int(c, "d_model", 1, 1 << 16, &spec->d, err));
-    CF_TRY(ranged_int(c, "vocab_size", 1, 1 << 24, &spec->enc_vocab, err));
+    CF_TRY(cf_config_int_in(c, "d_model", 1, 1 << 16, &spec->d, err));
+    CF_TRY(cf_config_int_in(c, "vocab_size", 1, 1 << 24, &spec->enc_vocab, err));
     spec->dec_vocab = spec->enc_vocab;
-    CF_TRY(ranged_int(c, "max_position_embeddings", 1, 1 << 20, &spec->max_positions, err));
-    CF_TRY(ranged_int(c, "encoder_ffn_dim", 1, 1 << 20, &spec->enc_ffn, err));
-    CF_TRY(ranged_int(c, "decoder_ffn_dim", 1, 1 << 20, &spec->dec_ffn, err));
-    CF_TRY(ranged_int(c, "encoder_layers", 1, 1000, &v, err));
+    CF_TRY(cf_config_int_in(c, "max_position_embeddings", 1, 1 << 20, &spec->max_positions, err));
+    CF_TRY(cf_config_int_in(c, "encoder_ffn_dim", 1, 1 << 20, &spec->enc_ffn, err));
+    CF_TRY(cf_config_int_in(c, "decoder_ffn_dim", 1, 1 << 20, &spec->dec_ffn, err));
+    CF_TRY(cf_config_int_in(c, "encoder_layers", 1, 1000, &v, err));
     spec->enc_layers = (int)v;
-    CF_TRY(ranged_int(c, "decoder_layers", 1, 1000, &v, err));
+    CF_TRY(cf_config_int_in(c, "decoder_layers", 1, 1000, &v, err));
     spec->dec_layers = (int)v;
-    CF_TRY(ranged_int(c, "encoder_attention_heads", 1, spec->d, &v, err));
+    CF_TRY(cf_config_int_in(c, "encoder_attention_heads", 1, spec->d, &v, err));
     spec->enc_heads = (int)v;
-    CF_TRY(ranged_int(c, "decoder_attention_heads", 1, spec->d, &v, err));
+    CF_TRY(cf_config_int_in(c, "decoder_attention_heads", 1, spec->d, &v, err));
     spec->dec_heads = (int)v;
     CF_TRY(heads_divide(c, "encoder_attention_heads", spec->d, spec->enc_heads, err));
     CF_TRY(heads_divide(c, "decoder_attention_heads", spec->d, spec->dec_heads, err));

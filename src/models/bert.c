@@ -80,18 +80,18 @@ static cf_status load_bert_like(cf_encoder *m, const cf_config *cfg, const bert_
 {
     CF_TRY(check_unsupported(cfg, err));
     int64_t layers, heads, positions, types;
-    CF_TRY(cf_encoder_require_int(cfg, "hidden_size", 1, &m->hidden, err));
-    CF_TRY(cf_encoder_require_int(cfg, "num_hidden_layers", 1, &layers, err));
-    CF_TRY(cf_encoder_require_int(cfg, "num_attention_heads", 1, &heads, err));
-    CF_TRY(cf_encoder_require_int(cfg, "intermediate_size", 1, &m->inner, err));
-    CF_TRY(cf_encoder_require_int(cfg, "vocab_size", 1, &m->vocab, err));
+    CF_TRY(cf_config_int_in(cfg, "hidden_size", 1, CF_ENCODER_MAX_WIDTH, &m->hidden, err));
+    CF_TRY(cf_config_int_in(cfg, "num_hidden_layers", 1, CF_ENCODER_MAX_LAYERS, &layers, err));
+    CF_TRY(cf_config_int_in(cfg, "num_attention_heads", 1, m->hidden, &heads, err));
+    CF_TRY(cf_config_int_in(cfg, "intermediate_size", 1, CF_ENCODER_MAX_WIDTH * 16, &m->inner, err));
+    CF_TRY(cf_config_int_in(cfg, "vocab_size", 1, CF_ENCODER_MAX_VOCAB, &m->vocab, err));
     m->n_layers = (int)layers;
     m->n_heads = (int)heads;
     if (m->hidden % heads != 0)
         return cf_fail(err, CF_ERR_FORMAT, "%s: hidden_size %lld is not a multiple of num_attention_heads %lld",
                        cfg->path, (long long)m->hidden, (long long)heads);
-    positions = cf_config_int(cfg, "max_position_embeddings", 512);
-    types = cf_config_int(cfg, "type_vocab_size", 2);
+    CF_TRY(cf_config_int_in_or(cfg, "max_position_embeddings", 512, 1, CF_ENCODER_MAX_POSITIONS, &positions, err));
+    CF_TRY(cf_config_int_in_or(cfg, "type_vocab_size", 2, 1, CF_ENCODER_MAX_VOCAB, &types, err));
     float eps = (float)cf_config_float(cfg, "layer_norm_eps", 1e-12);
     cf_activation act;
     CF_TRY(cf_activation_parse(cf_config_str(cfg, "hidden_act", "gelu"), "hidden_act", &act, err));
@@ -99,13 +99,11 @@ static cf_status load_bert_like(cf_encoder *m, const cf_config *cfg, const bert_
     const char *p = cf_encoder_base_prefix(m->st, kind->family_prefix, "embeddings.word_embeddings.weight");
     if (kind->roberta) {
         m->emb.position_ids = CF_POSITIONS_AFTER_PADDING;
-        m->emb.padding_idx = cf_config_int(cfg, "pad_token_id", 1);
+        CF_TRY(cf_config_int_in_or(cfg, "pad_token_id", 1, 0, CF_ENCODER_MAX_VOCAB, &m->emb.padding_idx, err));
         if (m->emb.padding_idx < 0 || m->emb.padding_idx + 1 >= positions)
             return cf_fail(err, CF_ERR_FORMAT, "%s: pad_token_id %lld leaves no positions (max_position_embeddings %lld)",
                            cfg->path, (long long)m->emb.padding_idx, (long long)positions);
     }
-    if (types < 1)
-        return cf_fail(err, CF_ERR_FORMAT, "%s: type_vocab_size %lld must be at least 1", cfg->path, (long long)types);
     CF_TRY(cf_encoder_load_word_tables(m, p, true, positions, types, eps, err));
     CF_TRY(cf_encoder_load_layers(m, p, &k_bert_layer, act, eps, err));
     return load_heads(m, cfg, kind, p, act, eps, err);

@@ -100,18 +100,15 @@ static cf_status load_stage(cf_convnext *m, const cf_safetensors *st, const char
 
 static cf_status load_convnext(cf_convnext *m, const cf_safetensors *st, const cf_config *cfg, cf_error *err)
 {
-    m->n_stages = cf_config_int(cfg, "num_stages", 4);
-    if (m->n_stages < 1 || m->n_stages > CONVNEXT_MAX_STAGES)
-        return cf_fail(err, CF_ERR_FORMAT, "%s: num_stages = %lld is out of range (1..%d)", cfg->path,
-                       (long long)m->n_stages, CONVNEXT_MAX_STAGES);
+    /* m->n_stages bounds what cf_convnext_free walks: set it only once it is known valid */
+    int64_t n_stages;
+    CF_TRY(cf_config_int_in_or(cfg, "num_stages", 4, 1, CONVNEXT_MAX_STAGES, &n_stages, err));
     int64_t dims[CONVNEXT_MAX_STAGES], depths[CONVNEXT_MAX_STAGES];
-    CF_TRY(cf_vision_config_ints(cfg, "hidden_sizes", (size_t)m->n_stages, 1, 1 << 16, dims, err));
-    CF_TRY(cf_vision_config_ints(cfg, "depths", (size_t)m->n_stages, 0, 1024, depths, err));
-    m->channels = cf_config_int(cfg, "num_channels", 3);
-    m->patch = cf_config_int(cfg, "patch_size", 4);
-    if (m->channels < 1 || m->channels > 64 || m->patch < 1 || m->patch > 64)
-        return cf_fail(err, CF_ERR_FORMAT, "%s: num_channels %lld / patch_size %lld out of range", cfg->path,
-                       (long long)m->channels, (long long)m->patch);
+    CF_TRY(cf_vision_config_ints(cfg, "hidden_sizes", (size_t)n_stages, 1, 1 << 16, dims, err));
+    CF_TRY(cf_vision_config_ints(cfg, "depths", (size_t)n_stages, 0, 1024, depths, err));
+    m->n_stages = n_stages;
+    CF_TRY(cf_config_int_in_or(cfg, "num_channels", 3, 1, 64, &m->channels, err));
+    CF_TRY(cf_config_int_in_or(cfg, "patch_size", 4, 1, 64, &m->patch, err));
     CF_TRY(cf_activation_parse(cf_config_str(cfg, "hidden_act", "gelu"), "hidden_act", &m->act, err));
     float eps = (float)cf_config_float(cfg, "layer_norm_eps", 1e-12);
 

@@ -170,14 +170,14 @@ static cf_status load_backbone(cf_detr *m, const cf_config *cfg, const char *bas
 static cf_status load_detr(cf_detr *m, const char *dir, const cf_config *cfg, cf_error *err)
 {
     int64_t enc_heads, dec_heads, enc_ffn, dec_ffn;
-    CF_TRY(cf_vision_config_int(cfg, "d_model", 2, 1 << 14, &m->d, err));
-    CF_TRY(cf_vision_config_int(cfg, "encoder_layers", 0, 256, &m->enc_layers, err));
-    CF_TRY(cf_vision_config_int(cfg, "decoder_layers", 1, 256, &m->dec_layers, err));
-    CF_TRY(cf_vision_config_int(cfg, "encoder_attention_heads", 1, 256, &enc_heads, err));
-    CF_TRY(cf_vision_config_int(cfg, "decoder_attention_heads", 1, 256, &dec_heads, err));
-    CF_TRY(cf_vision_config_int(cfg, "encoder_ffn_dim", 1, 1 << 16, &enc_ffn, err));
-    CF_TRY(cf_vision_config_int(cfg, "decoder_ffn_dim", 1, 1 << 16, &dec_ffn, err));
-    CF_TRY(cf_vision_config_int(cfg, "num_queries", 1, 1 << 14, &m->queries, err));
+    CF_TRY(cf_config_int_in(cfg, "d_model", 2, 1 << 14, &m->d, err));
+    CF_TRY(cf_config_int_in(cfg, "encoder_layers", 0, 256, &m->enc_layers, err));
+    CF_TRY(cf_config_int_in(cfg, "decoder_layers", 1, 256, &m->dec_layers, err));
+    CF_TRY(cf_config_int_in(cfg, "encoder_attention_heads", 1, 256, &enc_heads, err));
+    CF_TRY(cf_config_int_in(cfg, "decoder_attention_heads", 1, 256, &dec_heads, err));
+    CF_TRY(cf_config_int_in(cfg, "encoder_ffn_dim", 1, 1 << 16, &enc_ffn, err));
+    CF_TRY(cf_config_int_in(cfg, "decoder_ffn_dim", 1, 1 << 16, &dec_ffn, err));
+    CF_TRY(cf_config_int_in(cfg, "num_queries", 1, 1 << 14, &m->queries, err));
     if (m->d % enc_heads || m->d % dec_heads || m->d % 2)
         return cf_fail(err, CF_ERR_FORMAT, "%s: d_model %lld must be even and divisible by the heads", cfg->path,
                        (long long)m->d);

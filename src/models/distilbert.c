@@ -43,17 +43,17 @@ static cf_status load_heads(cf_encoder *m, const cf_config *cfg, cf_activation a
 cf_status cf_distilbert_load(cf_encoder *m, const cf_config *cfg, cf_error *err)
 {
     int64_t layers, heads, positions;
-    CF_TRY(cf_encoder_require_int(cfg, "dim", 1, &m->hidden, err));
-    CF_TRY(cf_encoder_require_int(cfg, "n_layers", 1, &layers, err));
-    CF_TRY(cf_encoder_require_int(cfg, "n_heads", 1, &heads, err));
-    CF_TRY(cf_encoder_require_int(cfg, "hidden_dim", 1, &m->inner, err));
-    CF_TRY(cf_encoder_require_int(cfg, "vocab_size", 1, &m->vocab, err));
+    CF_TRY(cf_config_int_in(cfg, "dim", 1, CF_ENCODER_MAX_WIDTH, &m->hidden, err));
+    CF_TRY(cf_config_int_in(cfg, "n_layers", 1, CF_ENCODER_MAX_LAYERS, &layers, err));
+    CF_TRY(cf_config_int_in(cfg, "n_heads", 1, m->hidden, &heads, err));
+    CF_TRY(cf_config_int_in(cfg, "hidden_dim", 1, CF_ENCODER_MAX_WIDTH * 16, &m->inner, err));
+    CF_TRY(cf_config_int_in(cfg, "vocab_size", 1, CF_ENCODER_MAX_VOCAB, &m->vocab, err));
     m->n_layers = (int)layers;
     m->n_heads = (int)heads;
     if (m->hidden % heads != 0)
         return cf_fail(err, CF_ERR_FORMAT, "%s: dim %lld is not a multiple of n_heads %lld", cfg->path,
                        (long long)m->hidden, (long long)heads);
-    positions = cf_config_int(cfg, "max_position_embeddings", 512);
+    CF_TRY(cf_config_int_in_or(cfg, "max_position_embeddings", 512, 1, CF_ENCODER_MAX_POSITIONS, &positions, err));
     cf_activation act;
     CF_TRY(cf_activation_parse(cf_config_str(cfg, "activation", "gelu"), "activation", &act, err));
     /* sinusoidal_pos_embds only changes how the table is initialised; it is stored either way. */

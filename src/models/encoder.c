@@ -36,15 +36,6 @@ const char *cf_encoder_base_prefix(const cf_safetensors *st, const char *family_
     return cf_st_find(st, name) ? family_prefix : "";
 }
 
-cf_status cf_encoder_require_int(const cf_config *cfg, const char *key, int64_t lo, int64_t *out, cf_error *err)
-{
-    CF_TRY(cf_config_require_int(cfg, key, out, err));
-    if (*out < lo || *out > (int64_t)1 << 30)
-        return cf_fail(err, CF_ERR_FORMAT, "%s: %s = %lld is out of range (at least %lld)", cfg->path, key,
-                       (long long)*out, (long long)lo);
-    return CF_OK;
-}
-
 cf_status cf_encoder_load_word_tables(cf_encoder *m, const char *prefix, bool with_types, int64_t n_positions,
                                       int64_t n_types, float eps, cf_error *err)
 {

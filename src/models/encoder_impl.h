@@ -56,9 +56,15 @@ cf_status cf_distilbert_load(cf_encoder *m, const cf_config *cfg, cf_error *err)
 cf_status cf_roberta_load(cf_encoder *m, const cf_config *cfg, cf_error *err);
 cf_status cf_bart_encoder_load(cf_encoder *m, const cf_config *cfg, cf_error *err); /* models/bart.c */
 
+/* Bounds on config sizes: far above any released checkpoint, low enough that sizes computed
+ * from them (width * positions * batch) cannot overflow. */
+#define CF_ENCODER_MAX_WIDTH ((int64_t)1 << 16)
+#define CF_ENCODER_MAX_LAYERS 1000
+#define CF_ENCODER_MAX_VOCAB ((int64_t)1 << 24)
+#define CF_ENCODER_MAX_POSITIONS ((int64_t)1 << 20)
+
 /* Shared pieces the family loaders use. "%s" in formats is the base prefix ("bert." or ""). */
 const char *cf_encoder_base_prefix(const cf_safetensors *st, const char *family_prefix, const char *probe);
-cf_status cf_encoder_require_int(const cf_config *cfg, const char *key, int64_t lo, int64_t *out, cf_error *err);
 cf_status cf_encoder_load_word_tables(cf_encoder *m, const char *prefix, bool with_types, int64_t n_positions,
                                       int64_t n_types, float eps, cf_error *err);
 cf_status cf_encoder_load_pooler(cf_encoder *m, const char *name, cf_activation act, bool required, cf_error *err);

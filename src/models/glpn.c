@@ -171,10 +171,8 @@ static cf_status load_decoder(cf_glpn *m, cf_error *err)
 
 static cf_status load_glpn(cf_glpn *m, const char *dir, const cf_config *cfg, cf_error *err)
 {
-    m->channels = cf_config_int(cfg, "num_channels", 3);
-    if (m->channels < 1 || m->channels > 64)
-        return cf_fail(err, CF_ERR_FORMAT, "%s: num_channels %lld is out of range", cfg->path, (long long)m->channels);
-    CF_TRY(cf_vision_config_int(cfg, "decoder_hidden_size", 2, 1 << 16, &m->dec, err));
+    CF_TRY(cf_config_int_in_or(cfg, "num_channels", 3, 1, 64, &m->channels, err));
+    CF_TRY(cf_config_int_in(cfg, "decoder_hidden_size", 2, 1 << 16, &m->dec, err));
     m->max_depth = (float)cf_config_float(cfg, "max_depth", 10.0);
     if (cf_config_int(cfg, "head_in_index", -1) != -1)
         return cf_fail(err, CF_ERR_UNSUPPORTED, "%s: head_in_index other than -1 is not supported", cfg->path);

@@ -175,8 +175,8 @@ static cf_status read_config(cf_llama *m, const cf_config *c, bool *attention_bi
     CF_TRY(cf_config_require_int(c, "num_hidden_layers", &m->n_layers, err));
     CF_TRY(cf_config_require_int(c, "intermediate_size", &m->inner, err));
     CF_TRY(cf_config_require_int(c, "vocab_size", &m->vocab, err));
-    m->n_kv_heads = cf_config_int(c, "num_key_value_heads", m->n_heads);
-    m->max_positions = cf_config_int(c, "max_position_embeddings", 2048);
+    CF_TRY(cf_config_int_in_or(c, "num_key_value_heads", m->n_heads, 1, 1 << 16, &m->n_kv_heads, err));
+    CF_TRY(cf_config_int_in_or(c, "max_position_embeddings", 2048, 1, (int64_t)1 << 24, &m->max_positions, err));
     m->eps = (float)cf_config_float(c, "rms_norm_eps", 1e-6);
     CF_TRY(check_sizes(m, c->path, err));
     m->head_dim = m->d / m->n_heads;

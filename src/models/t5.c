@@ -114,23 +114,6 @@ static void t5_free(void *w)
 
 /* ------------------------------------------------------------------ config ---- */
 
-static cf_status require_int(const cf_config *c, const char *key, int64_t lo, int64_t hi, int64_t *out,
-                             cf_error *err)
-{
-    CF_TRY(cf_config_require_int(c, key, out, err));
-    if (*out < lo || *out > hi)
-        return cf_fail(err, CF_ERR_FORMAT, "%s: \"%s\" is %lld, expected %lld..%lld", c->path, key, (long long)*out,
-                       (long long)lo, (long long)hi);
-    return CF_OK;
-}
-
-static cf_status optional_int(const cf_config *c, const char *key, int64_t dflt, int64_t lo, int64_t hi,
-                              int64_t *out, cf_error *err)
-{
-    *out = dflt;
-    return cf_config_has(c, key) ? require_int(c, key, lo, hi, out, err) : CF_OK;
-}
-
 /* feed_forward_proj: "{ACT}" or "gated-{ACT}"; "gated-gelu" means gelu_new (T5 v1.1). */
 static cf_status parse_feed_forward(t5 *m, const cf_config *c, cf_error *err)
 {
@@ -152,23 +135,23 @@ static cf_status parse_feed_forward(t5 *m, const cf_config *c, cf_error *err)
 static cf_status read_config(t5 *m, const cf_config *c, cf_seq2seq *s2s, cf_error *err)
 {
     int64_t v, buckets, distance;
-    CF_TRY(require_int(c, "d_model", 1, 1 << 16, &m->d, err));
-    CF_TRY(require_int(c, "d_kv", 1, 1 << 12, &m->d_kv, err));
-    CF_TRY(require_int(c, "d_ff", 1, 1 << 20, &m->d_ff, err));
-    CF_TRY(require_int(c, "vocab_size", 1, 1 << 24, &m->vocab, err));
-    CF_TRY(require_int(c, "num_heads", 1, 1024, &v, err));
+    CF_TRY(cf_config_int_in(c, "d_model", 1, 1 << 16, &m->d, err));
+    CF_TRY(cf_config_int_in(c, "d_kv", 1, 1 << 12, &m->d_kv, err));
+    CF_TRY(cf_config_int_in(c, "d_ff", 1, 1 << 20, &m->d_ff, err));
+    CF_TRY(cf_config_int_in(c, "vocab_size", 1, 1 << 24, &m->vocab, err));
+    CF_TRY(cf_config_int_in(c, "num_heads", 1, 1024, &v, err));
     m->n_heads = (int)v;
     m->inner = m->d_kv * v;
-    CF_TRY(require_int(c, "num_layers", 1, 1000, &v, err));
+    CF_TRY(cf_config_int_in(c, "num_layers", 1, 1000, &v, err));
     m->enc_layers = (int)v;
-    CF_TRY(optional_int(c, "num_decoder_layers", v, 1, 1000, &v, err));
+    CF_TRY(cf_config_int_in_or(c, "num_decoder_layers", v, 1, 1000, &v, err));
     m->dec_layers = (int)v;
     /* the encoder's buckets split in two directions, each half exact and half log-spaced */
-    CF_TRY(optional_int(c, "relative_attention_num_buckets", 32, 4, 1 << 16, &buckets, err));
-    CF_TRY(optional_int(c, "relative_attention_max_distance", 128, buckets / 2 + 1, 1 << 24, &distance, err));
-    CF_TRY(optional_int(c, "pad_token_id", 0, 0, m->vocab - 1, &s2s->pad_id, err));
-    CF_TRY(optional_int(c, "eos_token_id", 1, 0, m->vocab - 1, &s2s->eos_id, err));
-    CF_TRY(optional_int(c, "decoder_start_token_id", s2s->pad_id, 0, m->vocab - 1, &s2s->decoder_start_id, err));
+    CF_TRY(cf_config_int_in_or(c, "relative_attention_num_buckets", 32, 4, 1 << 16, &buckets, err));
+    CF_TRY(cf_config_int_in_or(c, "relative_attention_max_distance", 128, buckets / 2 + 1, 1 << 24, &distance, err));
+    CF_TRY(cf_config_int_in_or(c, "pad_token_id", 0, 0, m->vocab - 1, &s2s->pad_id, err));
+    CF_TRY(cf_config_int_in_or(c, "eos_token_id", 1, 0, m->vocab - 1, &s2s->eos_id, err));
+    CF_TRY(cf_config_int_in_or(c, "decoder_start_token_id", s2s->pad_id, 0, m->vocab - 1, &s2s->decoder_start_id, err));
     double eps = cf_config_float(c, "layer_norm_epsilon", 1e-6);
     if (!(eps > 0 && eps < 1))
         return cf_fail(err, CF_ERR_FORMAT, "%s: \"layer_norm_epsilon\" is %g, expected a small positive number",

@@ -54,16 +54,6 @@ cf_status cf_vision_check_input(const char *model, int64_t n, int64_t channels, 
     return CF_OK;
 }
 
-cf_status cf_vision_config_int(const cf_config *cfg, const char *key, int64_t lo, int64_t hi, int64_t *out,
-                               cf_error *err)
-{
-    CF_TRY(cf_config_require_int(cfg, key, out, err));
-    if (*out < lo || *out > hi)
-        return cf_fail(err, CF_ERR_FORMAT, "%s: %s = %lld is out of range (%lld..%lld)", cfg->path, key,
-                       (long long)*out, (long long)lo, (long long)hi);
-    return CF_OK;
-}
-
 cf_status cf_vision_config_ints(const cf_config *cfg, const char *key, size_t n, int64_t lo, int64_t hi,
                                 int64_t *out, cf_error *err)
 {

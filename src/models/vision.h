@@ -48,9 +48,6 @@ size_t cf_vision_floats_bytes(int64_t count);
 cf_status cf_vision_check_input(const char *model, int64_t n, int64_t channels, int64_t h, int64_t w,
                                 int64_t want_channels, int64_t min_side, cf_error *err);
 
-/* Positive integer config key with an upper bound, error naming the file and key. */
-cf_status cf_vision_config_int(const cf_config *cfg, const char *key, int64_t lo, int64_t hi, int64_t *out,
-                               cf_error *err);
 /* Integer array config key of exactly n entries, each in [lo, hi]. */
 cf_status cf_vision_config_ints(const cf_config *cfg, const char *key, size_t n, int64_t lo, int64_t hi,
                                 int64_t *out, cf_error *err);

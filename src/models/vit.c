@@ -61,13 +61,13 @@ static cf_status load_layers(cf_vit *m, const cf_safetensors *st, const char *p,
 static cf_status load_vit(cf_vit *m, const cf_safetensors *st, const cf_config *cfg, cf_error *err)
 {
     int64_t heads, inner, image_size;
-    CF_TRY(cf_vision_config_int(cfg, "hidden_size", 1, 1 << 16, &m->hidden, err));
-    CF_TRY(cf_vision_config_int(cfg, "num_hidden_layers", 1, 1024, &m->n_layers, err));
-    CF_TRY(cf_vision_config_int(cfg, "num_attention_heads", 1, 1024, &heads, err));
-    CF_TRY(cf_vision_config_int(cfg, "intermediate_size", 1, 1 << 20, &inner, err));
-    CF_TRY(cf_vision_config_int(cfg, "image_size", 1, 16384, &image_size, err));
-    CF_TRY(cf_vision_config_int(cfg, "patch_size", 1, 1024, &m->patch, err));
-    m->channels = cf_config_int(cfg, "num_channels", 3);
+    CF_TRY(cf_config_int_in(cfg, "hidden_size", 1, 1 << 16, &m->hidden, err));
+    CF_TRY(cf_config_int_in(cfg, "num_hidden_layers", 1, 1024, &m->n_layers, err));
+    CF_TRY(cf_config_int_in(cfg, "num_attention_heads", 1, 1024, &heads, err));
+    CF_TRY(cf_config_int_in(cfg, "intermediate_size", 1, 1 << 20, &inner, err));
+    CF_TRY(cf_config_int_in(cfg, "image_size", 1, 16384, &image_size, err));
+    CF_TRY(cf_config_int_in(cfg, "patch_size", 1, 1024, &m->patch, err));
+    CF_TRY(cf_config_int_in_or(cfg, "num_channels", 3, 1, 64, &m->channels, err));
     if (!cf_config_bool(cfg, "qkv_bias", true))
         return cf_fail(err, CF_ERR_UNSUPPORTED, "%s: qkv_bias false is not supported", cfg->path);
     cf_activation act;

@@ -1,6 +1,7 @@
 /* Wav2Vec2 feature encoder, transformer encoder and heads; see wav2vec2.h. */
 #include "models/wav2vec2.h"
 
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,8 +297,9 @@ static size_t aligned(size_t floats) { return (floats * sizeof(float) + CF_ARENA
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
-/* Arena bytes for a clip of n samples: two ping-pong conv buffers, then the encoder's. */
-static size_t arena_bytes(const cf_wav2vec2 *m, int64_t n)
+/* Arena bytes for a batch of clips of n samples: the batch's feature, hidden and head buffers,
+ * then either one clip's ping-pong conv buffers or the encoder's scratch. */
+static size_t arena_bytes(const cf_wav2vec2 *m, int64_t batch, int64_t n)
 {
     size_t conv_buf = 0, conv_scratch = 0;
     int64_t len = n;
@@ -307,23 +309,26 @@ static size_t arena_bytes(const cf_wav2vec2 *m, int64_t n)
         len = cf_conv1d_out_len(c, len);
         conv_buf = max_size(conv_buf, aligned((size_t)(len * c->spec.out_ch)));
     }
-    int64_t F = len, H = m->hidden;
-    size_t enc = 3 * aligned((size_t)((F + 1) * H)) + cf_conv1d_scratch_bytes(&m->pos_conv, F);
+    int64_t F = len, BF = batch * F, H = m->hidden, C = m->proj_norm.n;
+    size_t feats = 2 * aligned((size_t)(BF * C));
+    size_t hidden = 2 * aligned((size_t)((BF + 1) * H)) + aligned((size_t)BF);
+    size_t head = aligned((size_t)(BF * (m->vocab + m->proj_size + 1) + batch * (m->n_labels + m->proj_size)));
+    size_t enc = cf_conv1d_scratch_bytes(&m->pos_conv, F) + aligned((size_t)(F * H));
     if (m->n_layers)
-        enc = max_size(enc, 3 * aligned((size_t)((F + 1) * H)) + cf_encoder_layer_scratch_bytes(&m->layers[0], F));
-    size_t head = aligned((size_t)(F * (m->vocab + m->proj_size + 1) + m->n_labels + m->proj_size));
-    return 2 * conv_buf + max_size(conv_scratch, enc + head) + 16 * CF_ARENA_ALIGN;
+        enc = max_size(enc, cf_encoder_layer_scratch_bytes(&m->layers[0], BF));
+    return feats + hidden + head + max_size(2 * conv_buf + conv_scratch, enc) + 16 * CF_ARENA_ALIGN;
 }
 
-static cf_status reserve(cf_wav2vec2 *m, int64_t n, cf_error *err)
+static cf_status reserve(cf_wav2vec2 *m, int64_t batch, int64_t n, cf_error *err)
 {
-    size_t need = arena_bytes(m, n);
+    size_t need = arena_bytes(m, batch, n);
     if (m->arena.base && m->arena.size >= need)
         return CF_OK;
     cf_arena_free(&m->arena);
     cf_status s = cf_arena_init(&m->arena, need, err);
     if (s != CF_OK)
-        return cf_error_prefix(err, "wav2vec2: activations for %lld samples: ", (long long)n);
+        return cf_error_prefix(err, "wav2vec2: activations for %lld x %lld samples: ", (long long)batch,
+                               (long long)n);
     return CF_OK;
 }
 
@@ -333,12 +338,21 @@ static void emit(cf_wav2vec2_tensor_fn fn, void *ctx, const char *name, const fl
         fn(ctx, name, x, rows, cols);
 }
 
-/* Raw samples [n, 1] -> conv features [frames, conv_dim[-1]] in a or b; returns the buffer. */
-static float *feature_encoder(cf_wav2vec2 *m, const float *x, int64_t n, float *a, float *b, int64_t *frames)
+/* One clip's raw samples [n, 1] -> conv features [F, conv_dim[-1]] into feat (the conv buffers
+ * are the arena's, released before returning). */
+static void feature_encoder(cf_wav2vec2 *m, const float *x, int64_t n, float *feat)
 {
+    size_t mark = cf_arena_mark(&m->arena);
+    int64_t conv_floats = 0, len = n;
+    for (int i = 0; i < m->n_conv; i++) {
+        len = cf_conv1d_out_len(&m->conv[i].conv, len);
+        int64_t f = len * m->conv[i].conv.spec.out_ch;
+        conv_floats = f > conv_floats ? f : conv_floats;
+    }
+    float *a = cf_arena_floats(&m->arena, (size_t)conv_floats), *b = cf_arena_floats(&m->arena, (size_t)conv_floats);
     const float *in = x;
     float *outbuf = a;
-    int64_t len = n;
+    len = n;
     for (int i = 0; i < m->n_conv; i++) {
         const conv_layer *l = &m->conv[i];
         int64_t C = l->conv.spec.out_ch, out_len = cf_conv1d_out_len(&l->conv, len);
@@ -352,93 +366,154 @@ static float *feature_encoder(cf_wav2vec2 *m, const float *x, int64_t n, float *
         outbuf = outbuf == a ? b : a;
         len = out_len;
     }
-    *frames = len;
-    return (float *)in;
+    memcpy(feat, in, (size_t)(len * m->proj_norm.n) * sizeof(float));
+    cf_arena_rewind(&m->arena, mark);
 }
 
-/* x += gelu(pos_conv(x))[:F] (the SamePad layer drops the extra step of an even kernel). */
-static void add_positions(cf_wav2vec2 *m, float *x, int64_t F, float *pos)
+/* x_b += gelu(pos_conv(x_b))[:F] for each clip (the SamePad layer drops the extra step of an even kernel). */
+static void add_positions(cf_wav2vec2 *m, float *x, int64_t batch, int64_t F)
 {
-    cf_conv1d_forward(&m->pos_conv, x, F, pos, &m->arena);
-    cf_activation_apply(CF_ACT_GELU, pos, F * m->hidden);
-    cf_add(x, pos, F * m->hidden);
+    size_t mark = cf_arena_mark(&m->arena);
+    int64_t H = m->hidden;
+    float *pos = cf_arena_floats(&m->arena, (size_t)(F * H));
+    for (int64_t b = 0; b < batch; b++) {
+        cf_conv1d_forward(&m->pos_conv, x + b * F * H, F, pos, &m->arena);
+        cf_activation_apply(CF_ACT_GELU, pos, F * H);
+        cf_add(x + b * F * H, pos, F * H);
+    }
+    cf_arena_rewind(&m->arena, mark);
 }
 
-static void encoder(cf_wav2vec2 *m, float *x, int64_t F, float *tmp, cf_wav2vec2_tensor_fn fn, void *ctx)
+static void encoder(cf_wav2vec2 *m, float *x, int64_t batch, int64_t F, const float *key_mask, float *tmp,
+                    cf_wav2vec2_tensor_fn fn, void *ctx)
 {
     char name[32];
-    int64_t H = m->hidden;
-    add_positions(m, x, F, tmp);
+    int64_t H = m->hidden, BF = batch * F;
+    add_positions(m, x, batch, F);
     if (!m->stable_layer_norm) {
-        cf_norm_forward(&m->enc_norm, x, tmp, F);
-        memcpy(x, tmp, (size_t)(F * H) * sizeof(float));
+        cf_norm_forward(&m->enc_norm, x, tmp, BF);
+        memcpy(x, tmp, (size_t)(BF * H) * sizeof(float));
     }
     for (int i = 0; i < m->n_layers; i++) {
         snprintf(name, sizeof name, "hidden_states.%d", i);
-        emit(fn, ctx, name, x, F, H);
-        cf_encoder_layer_forward(&m->layers[i], x, 1, F, NULL, &m->arena);
+        emit(fn, ctx, name, x, BF, H);
+        cf_encoder_layer_forward(&m->layers[i], x, batch, F, key_mask, &m->arena);
     }
     if (m->stable_layer_norm) {
-        cf_norm_forward(&m->enc_norm, x, tmp, F);
-        memcpy(x, tmp, (size_t)(F * H) * sizeof(float));
+        cf_norm_forward(&m->enc_norm, x, tmp, BF);
+        memcpy(x, tmp, (size_t)(BF * H) * sizeof(float));
     }
     snprintf(name, sizeof name, "hidden_states.%d", m->n_layers);
-    emit(fn, ctx, name, x, F, H);
+    emit(fn, ctx, name, x, BF, H);
 }
 
-/* Wav2Vec2ForSequenceClassification without a padding mask: projector, mean over frames, classifier. */
-static void classify(cf_wav2vec2 *m, const float *x, int64_t F, float *proj, float *logits)
+/* Wav2Vec2ForSequenceClassification: projector, mean over each clip's real frames, classifier. */
+static void classify(cf_wav2vec2 *m, const float *x, int64_t batch, int64_t F, const int64_t *frames_valid,
+                     float *proj, float *logits)
 {
     int64_t P = m->proj_size;
-    cf_linear_forward(&m->projector, x, F, proj);
-    float *pooled = proj + F * P;
-    for (int64_t j = 0; j < P; j++) {
-        double sum = 0;
-        for (int64_t t = 0; t < F; t++)
-            sum += proj[t * P + j];
-        pooled[j] = (float)(sum / (double)F);
+    cf_linear_forward(&m->projector, x, batch * F, proj);
+    float *pooled = proj + batch * F * P;
+    for (int64_t b = 0; b < batch; b++) {
+        int64_t n = frames_valid ? frames_valid[b] : F;
+        for (int64_t j = 0; j < P; j++) {
+            double sum = 0;
+            for (int64_t t = 0; t < n; t++)
+                sum += proj[(b * F + t) * P + j];
+            pooled[b * P + j] = (float)(sum / (double)n);
+        }
     }
-    cf_linear_forward(&m->classifier, pooled, 1, logits);
+    cf_linear_forward(&m->classifier, pooled, batch, logits);
+}
+
+/* The attention mask over frames: each clip's real frames (_get_feat_extract_output_lengths). */
+static cf_status valid_frames(const cf_wav2vec2 *m, const int64_t *valid, int64_t batch, int64_t n, int64_t *out,
+                              cf_error *err)
+{
+    for (int64_t b = 0; b < batch; b++) {
+        if (valid[b] < 0 || valid[b] > n)
+            return cf_fail(err, CF_ERR_INVALID_ARG, "wav2vec2: clip %lld has %lld real samples, the batch is %lld wide",
+                           (long long)b, (long long)valid[b], (long long)n);
+        out[b] = cf_wav2vec2_frames(m, valid[b]);
+        if (out[b] <= 0)
+            return cf_fail(err, CF_ERR_INVALID_ARG, "wav2vec2: clip %lld (%lld samples) is shorter than the feature "
+                           "encoder's receptive field", (long long)b, (long long)valid[b]);
+    }
+    return CF_OK;
+}
+
+/* Padded frames: hidden state zeroed, key hidden (finfo(float32).min, as transformers adds). */
+static void apply_mask(const cf_wav2vec2 *m, float *x, float *key_mask, int64_t batch, int64_t F,
+                       const int64_t *frames_valid)
+{
+    int64_t H = m->hidden;
+    for (int64_t b = 0; b < batch; b++)
+        for (int64_t t = 0; t < F; t++) {
+            bool pad = t >= frames_valid[b];
+            key_mask[b * F + t] = pad ? -FLT_MAX : 0.0f;
+            if (pad)
+                memset(x + (b * F + t) * H, 0, (size_t)H * sizeof(float));
+        }
+}
+
+static void run_head(cf_wav2vec2 *m, const float *x, int64_t batch, int64_t F, const int64_t *frames_valid,
+                     cf_wav2vec2_output *out)
+{
+    int64_t BF = batch * F;
+    *out = (cf_wav2vec2_output){.logits = x, .rows = BF, .cols = m->hidden, .frames = F};
+    if (m->head == CF_WAV2VEC2_CTC) {
+        float *logits = cf_arena_floats(&m->arena, (size_t)(BF * m->vocab));
+        cf_linear_forward(&m->lm_head, x, BF, logits);
+        *out = (cf_wav2vec2_output){.logits = logits, .rows = BF, .cols = m->vocab, .frames = F};
+    } else if (m->head == CF_WAV2VEC2_CLASSIFICATION) {
+        float *proj = cf_arena_floats(&m->arena, (size_t)((BF + batch) * m->proj_size));
+        float *logits = cf_arena_floats(&m->arena, (size_t)(batch * m->n_labels));
+        classify(m, x, batch, F, frames_valid, proj, logits);
+        *out = (cf_wav2vec2_output){.logits = logits, .rows = batch, .cols = m->n_labels, .frames = F};
+    }
+}
+
+cf_status cf_wav2vec2_forward_batch(cf_wav2vec2 *m, const float *input_values, int64_t batch, int64_t n,
+                                    const int64_t *valid, cf_wav2vec2_tensor_fn fn, void *ctx,
+                                    cf_wav2vec2_output *out, cf_error *err)
+{
+    int64_t F = cf_wav2vec2_frames(m, n);
+    if (batch <= 0 || F <= 0)
+        return cf_fail(err, CF_ERR_INVALID_ARG,
+                       "wav2vec2: a clip of %lld samples is shorter than the feature encoder's receptive field",
+                       (long long)n);
+    int64_t *frames_valid = valid ? malloc((size_t)batch * sizeof *frames_valid) : NULL;
+    if (valid && !frames_valid)
+        return cf_fail(err, CF_ERR_NOMEM, "out of memory");
+    cf_status st = valid ? valid_frames(m, valid, batch, n, frames_valid, err) : CF_OK;
+    if (st == CF_OK)
+        st = reserve(m, batch, n, err);
+    if (st != CF_OK) {
+        free(frames_valid);
+        return st;
+    }
+    cf_arena_reset(&m->arena);
+    int64_t BF = batch * F, H = m->hidden, C = m->proj_norm.n;
+    float *feat = cf_arena_floats(&m->arena, (size_t)(BF * C)), *normed = cf_arena_floats(&m->arena, (size_t)(BF * C));
+    float *x = cf_arena_floats(&m->arena, (size_t)((BF + 1) * H)), *tmp = cf_arena_floats(&m->arena, (size_t)((BF + 1) * H));
+    float *key_mask = cf_arena_floats(&m->arena, (size_t)BF);
+    for (int64_t b = 0; b < batch; b++)
+        feature_encoder(m, input_values + b * n, n, feat + b * F * C);
+    cf_norm_forward(&m->proj_norm, feat, normed, BF);
+    emit(fn, ctx, "extract_features", feat, BF, C);
+    cf_linear_forward(&m->projection, normed, BF, x);
+    if (valid)
+        apply_mask(m, x, key_mask, batch, F, frames_valid);
+    encoder(m, x, batch, F, valid ? key_mask : NULL, tmp, fn, ctx);
+    run_head(m, x, batch, F, frames_valid, out);
+    if (m->head != CF_WAV2VEC2_BASE)
+        emit(fn, ctx, "logits", out->logits, out->rows, out->cols);
+    free(frames_valid);
+    return CF_OK;
 }
 
 cf_status cf_wav2vec2_forward(cf_wav2vec2 *m, const float *input_values, int64_t n, cf_wav2vec2_tensor_fn fn,
                               void *ctx, cf_wav2vec2_output *out, cf_error *err)
 {
-    int64_t F = cf_wav2vec2_frames(m, n);
-    if (F <= 0)
-        return cf_fail(err, CF_ERR_INVALID_ARG,
-                       "wav2vec2: a clip of %lld samples is shorter than the feature encoder's receptive field",
-                       (long long)n);
-    CF_TRY(reserve(m, n, err));
-    cf_arena_reset(&m->arena);
-    int64_t conv_floats = 0, len = n;
-    for (int i = 0; i < m->n_conv; i++) {
-        len = cf_conv1d_out_len(&m->conv[i].conv, len);
-        int64_t f = len * m->conv[i].conv.spec.out_ch;
-        conv_floats = f > conv_floats ? f : conv_floats;
-    }
-    float *a = cf_arena_floats(&m->arena, (size_t)conv_floats), *b = cf_arena_floats(&m->arena, (size_t)conv_floats);
-    float *feat = feature_encoder(m, input_values, n, a, b, &F);
-    float *normed = feat == a ? b : a; /* the other ping-pong buffer is free now */
-    cf_norm_forward(&m->proj_norm, feat, normed, F);
-    emit(fn, ctx, "extract_features", feat, F, m->proj_norm.n);
-    int64_t H = m->hidden;
-    float *x = cf_arena_floats(&m->arena, (size_t)((F + 1) * H));
-    float *tmp = cf_arena_floats(&m->arena, (size_t)((F + 1) * H));
-    cf_linear_forward(&m->projection, normed, F, x);
-    encoder(m, x, F, tmp, fn, ctx);
-    *out = (cf_wav2vec2_output){.logits = x, .rows = F, .cols = H};
-    if (m->head == CF_WAV2VEC2_CTC) {
-        float *logits = cf_arena_floats(&m->arena, (size_t)(F * m->vocab));
-        cf_linear_forward(&m->lm_head, x, F, logits);
-        *out = (cf_wav2vec2_output){.logits = logits, .rows = F, .cols = m->vocab};
-    } else if (m->head == CF_WAV2VEC2_CLASSIFICATION) {
-        float *proj = cf_arena_floats(&m->arena, (size_t)((F + 1) * m->proj_size));
-        float *logits = cf_arena_floats(&m->arena, (size_t)m->n_labels);
-        classify(m, x, F, proj, logits);
-        *out = (cf_wav2vec2_output){.logits = logits, .rows = 1, .cols = m->n_labels};
-    }
-    if (m->head != CF_WAV2VEC2_BASE)
-        emit(fn, ctx, "logits", out->logits, out->rows, out->cols);
-    return CF_OK;
+    return cf_wav2vec2_forward_batch(m, input_values, 1, n, NULL, fn, ctx, out, err);
 }

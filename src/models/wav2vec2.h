@@ -4,7 +4,9 @@
  * post-LN (base) or pre-LN with a final norm (do_stable_layer_norm, large-lv60). Heads:
  * Wav2Vec2ForCTC (per-frame logits over the character vocabulary) and
  * Wav2Vec2ForSequenceClassification (projector, mean over frames, classifier).
- * One clip at a time; activations live in an arena grown to the longest clip seen. */
+ * Clips run one at a time or as a padded batch (with or without the attention mask, as the
+ * feature extractor's return_attention_mask says); activations live in an arena grown to the
+ * largest batch seen. */
 #ifndef CF_MODELS_WAV2VEC2_H
 #define CF_MODELS_WAV2VEC2_H
 
@@ -44,12 +46,22 @@ int64_t cf_wav2vec2_logits_cols(const cf_wav2vec2 *m); /* vocab, num_labels or h
 
 typedef struct cf_wav2vec2_output {
     const float *logits; /* into the model's arena, valid until the next forward */
-    int64_t rows, cols;
+    int64_t rows, cols;  /* rows: batch * frames (CTC, base) or batch (classification) */
+    int64_t frames;      /* frames per clip of the (padded) batch */
 } cf_wav2vec2_output;
 
 /* Run one clip of input_values (already normalised as the feature extractor does). Not
  * thread-safe on one model. */
 cf_status cf_wav2vec2_forward(cf_wav2vec2 *m, const float *input_values, int64_t n_samples,
                               cf_wav2vec2_tensor_fn on_tensor, void *ctx, cf_wav2vec2_output *out, cf_error *err);
+
+/* A padded batch, as Wav2Vec2Model.forward(input_values, attention_mask) runs it: input_values
+ * [batch, n_samples]; valid[b] = the real samples of clip b (the attention mask, 1s then 0s) or
+ * NULL for no mask. With a mask the frames past each clip's own length are zeroed before the
+ * positional convolution and hidden from attention (their rows are still computed), and the
+ * classification head pools over the real frames only. Without one, the padding is audio. */
+cf_status cf_wav2vec2_forward_batch(cf_wav2vec2 *m, const float *input_values, int64_t batch, int64_t n_samples,
+                                    const int64_t *valid, cf_wav2vec2_tensor_fn on_tensor, void *ctx,
+                                    cf_wav2vec2_output *out, cf_error *err);
 
 #endif

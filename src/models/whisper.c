@@ -40,7 +40,7 @@ struct cf_whisper {
     enc_layer *enc;
     cf_norm enc_norm;
     cf_weight embed_tokens, dec_pos, proj_out;
-    const float *out_w; /* [vocab, d]: proj_out when stored, else the tied embeddings */
+    cf_linear lm_head; /* over proj_out when stored, else the tied embeddings; packed for the per-step matvec */
     dec_layer *dec;
     cf_norm dec_norm;
     cf_safetensors *st;
@@ -89,6 +89,7 @@ void cf_whisper_free(cf_whisper *m)
     cf_weight_free(&m->embed_tokens);
     cf_weight_free(&m->dec_pos);
     cf_weight_free(&m->proj_out);
+    cf_linear_free(&m->lm_head);
     cf_arena_free(&m->arena);
     cf_st_close(m->st);
     free(m);
@@ -192,11 +193,12 @@ static cf_status load_decoder(cf_whisper *m, cf_error *err)
                           (int64_t[]){m->vocab, m->d}, err));
     CF_TRY(cf_weight_load(&m->dec_pos, m->st, "model.decoder.embed_positions.weight", 2,
                           (int64_t[]){m->max_target, m->d}, err));
-    m->out_w = m->embed_tokens.data;
+    const float *out_w = m->embed_tokens.data;
     if (cf_st_find(m->st, "proj_out.weight")) {
         CF_TRY(cf_weight_load(&m->proj_out, m->st, "proj_out.weight", 2, (int64_t[]){m->vocab, m->d}, err));
-        m->out_w = m->proj_out.data;
+        out_w = m->proj_out.data;
     }
+    CF_TRY(cf_linear_init_view_packed(&m->lm_head, out_w, NULL, m->d, m->vocab, err));
     m->dec = calloc((size_t)m->dec_layers, sizeof *m->dec);
     if (!m->dec)
         return cf_fail(err, CF_ERR_NOMEM, "out of memory");
@@ -381,13 +383,10 @@ static void decoder_layer(const cf_whisper *m, int l, const dec_batch *b, float 
     cf_add(x, sub, R * d);
 }
 
-/* logits = h W_out^T over rows of h. */
+/* logits = h W_out^T over rows of h (one row per step: the packed matvec). */
 static void project_vocab(const cf_whisper *m, const float *h, int64_t rows, float *logits)
 {
-    if (rows == 1)
-        cf_matvec_f32(m->out_w, h, NULL, logits, m->vocab, m->d);
-    else
-        cf_gemm_f32(false, true, rows, m->vocab, m->d, 1.0f, h, m->d, m->out_w, m->d, 0.0f, logits, m->vocab);
+    cf_linear_forward(&m->lm_head, h, rows, logits);
 }
 
 static void decoder_forward(const cf_whisper *m, const dec_batch *b, cf_arena *a)

@@ -221,6 +221,18 @@ cf_status cf_linear_init_view(cf_linear *l, const float *w, const float *bias, i
     return s;
 }
 
+cf_status cf_linear_init_view_packed(cf_linear *l, const float *w, const float *bias, int64_t n_in, int64_t n_out,
+                                     cf_error *err)
+{
+    CF_TRY(cf_linear_init_view(l, w, bias, n_in, n_out, err));
+    if (!l->w) /* bf16/int8: packed already */
+        return CF_OK;
+    cf_status s = pack_weight(l, "(view)", err);
+    if (s != CF_OK)
+        cf_linear_free(l);
+    return s;
+}
+
 void cf_linear_free(cf_linear *l)
 {
     if (!l)

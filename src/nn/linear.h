@@ -44,6 +44,10 @@ cf_status cf_linear_init_owned(cf_linear *l, float *w, float *bias, int64_t n_in
  * f32 keeps a view of w; bf16/int8 packs a converted copy. bias may be NULL and stays a view. */
 cf_status cf_linear_init_view(cf_linear *l, const float *w, const float *bias, int64_t n_in, int64_t n_out,
                               cf_error *err);
+/* As cf_linear_init_view, but an f32 layer also packs w's panels (a copy of w's size) so every
+ * call takes the packed matvec/GEMM: for an output projection run at every decoding step. */
+cf_status cf_linear_init_view_packed(cf_linear *l, const float *w, const float *bias, int64_t n_in, int64_t n_out,
+                                     cf_error *err);
 void cf_linear_free(cf_linear *l);
 
 /* y[M, n_out] = x[M, n_in] W^T + b. A layer filled in by hand (no pack) uses the plain kernels. */

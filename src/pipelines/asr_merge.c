@@ -64,6 +64,7 @@ typedef struct token_buf {
 typedef struct chunk {
     bool has_start, has_end;
     double start, end;
+    const char *language; /* NULL: none seen yet */
     char *text;
 } chunk;
 
@@ -145,7 +146,7 @@ static bool close_chunk(asr_state *s)
     if (!grow((void **)&s->chunks, &s->cap_chunks, s->n_chunks + 1, sizeof *s->chunks))
         return fail_nomem(s);
     s->chunks[s->n_chunks++] = s->open;
-    s->open = (chunk){0};
+    s->open = (chunk){.language = s->last_language};
     clear_previous(s);
     return true;
 }
@@ -164,6 +165,7 @@ static void on_language(asr_state *s, const char *language)
         push_current(s);
         close_chunk(s);
     }
+    s->open.language = language;
     s->last_language = language;
 }
 
@@ -239,7 +241,7 @@ static void decode_window(asr_state *s, const cf_asr_window *win, window_state *
     else if (!any) {
         clear_previous(s);
         free(s->open.text);
-        s->open = (chunk){0};
+        s->open = (chunk){.language = s->last_language};
     }
 }
 
@@ -260,15 +262,21 @@ static cf_status finish(asr_state *s, char **text, cJSON **chunks)
         len += l;
     }
     (*text)[len] = '\0';
-    if (!s->opt->return_timestamps)
+    if (!s->opt->return_timestamps && !s->opt->return_language)
         return CF_OK;
     *chunks = cJSON_CreateArray();
     for (size_t i = 0; i < s->n_chunks; i++) {
-        cJSON *c = cJSON_CreateObject(), *ts = cJSON_CreateArray();
-        cJSON_AddItemToArray(ts, time_or_null(s->chunks[i].has_start, s->chunks[i].start));
-        cJSON_AddItemToArray(ts, time_or_null(s->chunks[i].has_end, s->chunks[i].end));
-        cJSON_AddItemToObject(c, "timestamp", ts);
-        cJSON_AddStringToObject(c, "text", s->chunks[i].text);
+        const chunk *k = &s->chunks[i];
+        cJSON *c = cJSON_CreateObject();
+        if (s->opt->return_language)
+            cJSON_AddItemToObject(c, "language", k->language ? cJSON_CreateString(k->language) : cJSON_CreateNull());
+        if (s->opt->return_timestamps) {
+            cJSON *ts = cJSON_CreateArray();
+            cJSON_AddItemToArray(ts, time_or_null(k->has_start, k->start));
+            cJSON_AddItemToArray(ts, time_or_null(k->has_end, k->end));
+            cJSON_AddItemToObject(c, "timestamp", ts);
+        }
+        cJSON_AddStringToObject(c, "text", k->text);
         cJSON_AddItemToArray(*chunks, c);
     }
     return CF_OK;

@@ -28,14 +28,17 @@ typedef struct cf_asr_window {
 
 typedef struct cf_asr_decode_opts {
     bool return_timestamps;
+    bool return_language;    /* each chunk names its language ("english"; null when none was decoded) */
     double time_precision;   /* chunk_length / max_source_positions: 0.02 s */
     int64_t timestamp_begin; /* <|notimestamps|> + 1 */
-    /* language code of a token id, or NULL when the id is no language token */
+    /* the language a special token names ("english" for <|en|>: LANGUAGES[token[2:-2]]), or NULL;
+     * the string must outlive the call */
     const char *(*language_of)(const void *ctx, int64_t id);
     const void *language_ctx;
 } cf_asr_decode_opts;
 
-/* _decode_asr: *text (malloc'ed) and, with timestamps, *chunks = [{"timestamp": [a, b], "text"}]. */
+/* _decode_asr: *text (malloc'ed) and, with timestamps or return_language, *chunks =
+ * [{"language"?, "timestamp"?: [a, b], "text"}]. */
 cf_status cf_asr_decode_whisper(const cf_tokenizer *tok, const cf_asr_window *windows, size_t n_windows,
                                 const cf_asr_decode_opts *opt, char **text, cJSON **chunks, cf_error *err);
 

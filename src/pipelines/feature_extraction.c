@@ -47,8 +47,16 @@ static cJSON *hidden_states_json(const float *h, int64_t rows, int64_t dim)
     return batch;
 }
 
-static cf_status extract(cf_text_model *tm, const cf_encode_options *opt, const char *text, cJSON **out, cf_error *err)
+typedef struct fe_call {
+    cf_text_model *tm;
+    cf_encode_options opt;
+} fe_call;
+
+static cf_status extract(void *ctx, const char *text, cJSON **out, cf_error *err)
 {
+    const fe_call *call = ctx;
+    cf_text_model *tm = call->tm;
+    const cf_encode_options *opt = &call->opt;
     cf_encoding enc = {0};
     cf_status s = cf_tokenizer_encode(tm->tok, text, opt, &enc, err);
     cf_encoder_output o;
@@ -62,30 +70,9 @@ static cf_status extract(cf_text_model *tm, const cf_encode_options *opt, const 
 
 static cf_status run(cf_pipeline *p, const cJSON *inputs, const cJSON *params, cJSON **out, cf_error *err)
 {
-    cf_text_model *tm = p->state;
-    cf_encode_options opt;
-    CF_TRY(parse_params(tm, params, &opt, err));
-    if (cJSON_IsString(inputs))
-        return extract(tm, &opt, inputs->valuestring, out, err);
-    if (!cJSON_IsArray(inputs) || cJSON_GetArraySize(inputs) == 0)
-        return cf_fail(err, CF_ERR_INVALID_ARG, "feature-extraction: inputs must be a string or a list of strings");
-    cJSON *list = cJSON_CreateArray();
-    const cJSON *item;
-    cJSON_ArrayForEach(item, inputs)
-    {
-        const char *text;
-        cJSON *one = NULL;
-        cf_status s = cf_text_input_string(item, "feature-extraction: each item of inputs", &text, err);
-        if (s == CF_OK)
-            s = extract(tm, &opt, text, &one, err);
-        if (s != CF_OK) {
-            cJSON_Delete(list);
-            return s;
-        }
-        cJSON_AddItemToArray(list, one);
-    }
-    *out = list;
-    return CF_OK;
+    fe_call call = {.tm = p->state};
+    CF_TRY(parse_params(call.tm, params, &call.opt, err));
+    return cf_map_text_inputs(inputs, "feature-extraction", extract, &call, out, err);
 }
 
 static cf_status open_task(cf_pipeline *p, cf_error *err)

@@ -10,6 +10,7 @@
 static const char *const k_params[] = {"top_k", "targets", "tokenizer_kwargs", NULL};
 
 typedef struct fm_params {
+    cf_text_model *tm;
     int64_t top_k;
     int64_t *targets; /* NULL: the whole vocabulary */
     size_t n_targets;
@@ -180,8 +181,10 @@ static cf_status fill_one(const cf_text_model *tm, const fm_params *fp, const cf
     return CF_OK;
 }
 
-static cf_status fill(cf_text_model *tm, const fm_params *fp, const char *text, cJSON **out, cf_error *err)
+static cf_status fill(void *ctx, const char *text, cJSON **out, cf_error *err)
 {
+    const fm_params *fp = ctx;
+    cf_text_model *tm = fp->tm;
     cf_encoding enc = {0};
     CF_TRY(cf_tokenizer_encode(tm->tok, text, &fp->opt, &enc, err));
     int64_t *masks = malloc((enc.n ? enc.n : 1) * sizeof(int64_t));
@@ -222,37 +225,13 @@ static cf_status fill(cf_text_model *tm, const fm_params *fp, const char *text, 
     return s;
 }
 
-static cf_status run_inputs(cf_text_model *tm, const fm_params *fp, const cJSON *inputs, cJSON **out, cf_error *err)
-{
-    if (cJSON_IsString(inputs))
-        return fill(tm, fp, inputs->valuestring, out, err);
-    if (!cJSON_IsArray(inputs) || cJSON_GetArraySize(inputs) == 0)
-        return cf_fail(err, CF_ERR_INVALID_ARG, "fill-mask: inputs must be a string or a non-empty list of strings");
-    cJSON *list = cJSON_CreateArray();
-    const cJSON *item;
-    cJSON_ArrayForEach(item, inputs)
-    {
-        const char *text;
-        cJSON *one = NULL;
-        cf_status s = cf_text_input_string(item, "fill-mask: each item of inputs", &text, err);
-        if (s == CF_OK)
-            s = fill(tm, fp, text, &one, err);
-        if (s != CF_OK) {
-            cJSON_Delete(list);
-            return s;
-        }
-        cJSON_AddItemToArray(list, one);
-    }
-    *out = list;
-    return CF_OK;
-}
-
 static cf_status run(cf_pipeline *p, const cJSON *inputs, const cJSON *params, cJSON **out, cf_error *err)
 {
     fm_params fp;
     cf_status s = parse_params(p->state, params, &fp, err);
+    fp.tm = p->state;
     if (s == CF_OK)
-        s = run_inputs(p->state, &fp, inputs, out, err);
+        s = cf_map_text_inputs(inputs, "fill-mask", fill, &fp, out, err);
     free(fp.targets);
     return s;
 }

@@ -50,6 +50,19 @@ const cf_task *cf_task_at(size_t i);
 cf_status cf_pipeline_run_once(const char *task, const char *model, const char *options_json, const char *payload,
                                char **out_json, cf_error *err);
 
+/* ---- inputs: one or a list, as the Python pipelines take them ---- */
+
+/* Run on one input (any JSON); *out gets its result. */
+typedef cf_status (*cf_input_fn)(void *ctx, const cJSON *input, cJSON **out, cf_error *err);
+/* inputs is one input (then *out is fn's result) or a non-empty list (then *out is the list of
+ * fn's results, in order). Errors name `task`. */
+cf_status cf_map_inputs(const cJSON *inputs, const char *task, cf_input_fn fn, void *ctx, cJSON **out, cf_error *err);
+/* Run on one text input. */
+typedef cf_status (*cf_text_fn)(void *ctx, const char *text, cJSON **out, cf_error *err);
+/* cf_map_inputs over a string or a non-empty list of strings. */
+cf_status cf_map_text_inputs(const cJSON *inputs, const char *task, cf_text_fn fn, void *ctx, cJSON **out,
+                             cf_error *err);
+
 /* ---- parameters: the payload's "parameters" object, as the Python keyword arguments ---- */
 
 /* Fail naming the first key of params that is not in `allowed` (NULL-terminated). */
@@ -60,6 +73,7 @@ const cJSON *cf_param(const cJSON *params, const char *key);
  * naming the key. */
 cf_status cf_param_int(const cJSON *params, const char *key, int64_t dflt, int64_t min, int64_t *out, cf_error *err);
 cf_status cf_param_bool(const cJSON *params, const char *key, bool dflt, bool *out, cf_error *err);
+cf_status cf_param_float(const cJSON *params, const char *key, double dflt, double *out, cf_error *err);
 cf_status cf_param_str(const cJSON *params, const char *key, const char *dflt, const char **out, cf_error *err);
 /* Is v an integer-valued JSON number (not a bool)? */
 bool cf_json_is_int(const cJSON *v, int64_t *out);

@@ -13,6 +13,7 @@ static const char *const k_params[] = {"top_k", "topk", "doc_stride", "max_answe
                                        NULL};
 
 typedef struct qa_params {
+    cf_text_model *tm;
     int64_t top_k, doc_stride, max_answer_len, max_seq_len, max_question_len;
     bool handle_impossible, align_to_words;
     cf_padding_strategy padding;
@@ -286,34 +287,20 @@ static cf_status example_fields(const cJSON *v, const char **question, const cha
     return cf_text_input_string(c, "question-answering: inputs.context", context, err);
 }
 
+static cf_status answer_example(void *ctx, const cJSON *example, cJSON **out, cf_error *err)
+{
+    const qa_params *qp = ctx;
+    const char *question, *context;
+    CF_TRY(example_fields(example, &question, &context, err));
+    return answer_one(qp->tm, qp, question, context, out, err);
+}
+
 static cf_status run(cf_pipeline *p, const cJSON *inputs, const cJSON *params, cJSON **out, cf_error *err)
 {
-    cf_text_model *tm = p->state;
     qa_params qp;
-    CF_TRY(parse_params(tm, params, &qp, err));
-    const char *question, *context;
-    if (!cJSON_IsArray(inputs)) {
-        CF_TRY(example_fields(inputs, &question, &context, err));
-        return answer_one(tm, &qp, question, context, out, err);
-    }
-    if (cJSON_GetArraySize(inputs) == 0)
-        return cf_fail(err, CF_ERR_INVALID_ARG, "question-answering: inputs is an empty list");
-    cJSON *list = cJSON_CreateArray();
-    const cJSON *item;
-    cJSON_ArrayForEach(item, inputs)
-    {
-        cJSON *one = NULL;
-        cf_status s = example_fields(item, &question, &context, err);
-        if (s == CF_OK)
-            s = answer_one(tm, &qp, question, context, &one, err);
-        if (s != CF_OK) {
-            cJSON_Delete(list);
-            return s;
-        }
-        cJSON_AddItemToArray(list, one);
-    }
-    *out = list;
-    return CF_OK;
+    CF_TRY(parse_params(p->state, params, &qp, err));
+    qp.tm = p->state;
+    return cf_map_inputs(inputs, "question-answering", answer_example, &qp, out, err);
 }
 
 static cf_status open_task(cf_pipeline *p, cf_error *err)

@@ -11,6 +11,7 @@
 typedef enum { APPLY_SOFTMAX, APPLY_SIGMOID, APPLY_NONE } score_fn;
 
 typedef struct tc_params {
+    cf_text_model *tm;
     bool legacy;   /* top_k not given: one {"label","score"} dict */
     bool all;      /* top_k null: every label */
     int64_t top_k;
@@ -159,11 +160,24 @@ static cf_status pair_input(const cJSON *v, const char **text, const char **pair
     return CF_OK;
 }
 
+/* One item of a list: a text or {"text", "text_pair"}. */
+static cf_status classify_item(void *ctx, const cJSON *item, cJSON **out, cf_error *err)
+{
+    const tc_params *tp = ctx;
+    const char *text = NULL, *pair = NULL;
+    if (cJSON_IsObject(item))
+        CF_TRY(pair_input(item, &text, &pair, err));
+    else
+        CF_TRY(cf_text_input_string(item, "text-classification: each item of inputs", &text, err));
+    return classify(tp->tm, tp, text, pair, out, err);
+}
+
 static cf_status run(cf_pipeline *p, const cJSON *inputs, const cJSON *params, cJSON **out, cf_error *err)
 {
     cf_text_model *tm = p->state;
     tc_params tp;
     CF_TRY(parse_params(tm, params, &tp, err));
+    tp.tm = tm;
     const char *text = NULL, *pair = NULL;
     if (cJSON_IsString(inputs)) {
         CF_TRY(classify(tm, &tp, inputs->valuestring, NULL, out, err));
@@ -174,41 +188,17 @@ static cf_status run(cf_pipeline *p, const cJSON *inputs, const cJSON *params, c
         }
         return CF_OK;
     }
-    if (cJSON_IsObject(inputs)) {
-        CF_TRY(pair_input(inputs, &text, &pair, err));
-        return classify(tm, &tp, text, pair, out, err);
-    }
-    if (!cJSON_IsArray(inputs) || cJSON_GetArraySize(inputs) == 0)
+    if (!cJSON_IsArray(inputs) && !cJSON_IsObject(inputs))
         return cf_fail(err, CF_ERR_INVALID_ARG,
                        "text-classification: inputs must be a string, a list of strings or {\"text\", \"text_pair\"}");
     const cJSON *first = inputs->child;
-    if (cJSON_GetArraySize(inputs) == 1 && cJSON_IsArray(first) && cJSON_GetArraySize(first) == 2) {
+    if (cJSON_IsArray(inputs) && cJSON_GetArraySize(inputs) == 1 && cJSON_IsArray(first) &&
+        cJSON_GetArraySize(first) == 2) {
         CF_TRY(cf_text_input_string(first->child, "text-classification: inputs[0][0]", &text, err));
         CF_TRY(cf_text_input_string(first->child->next, "text-classification: inputs[0][1]", &pair, err));
         return classify(tm, &tp, text, pair, out, err);
     }
-    cJSON *list = cJSON_CreateArray();
-    const cJSON *item;
-    cJSON_ArrayForEach(item, inputs)
-    {
-        cJSON *one = NULL;
-        cf_status s = CF_OK;
-        if (cJSON_IsObject(item)) {
-            s = pair_input(item, &text, &pair, err);
-        } else {
-            pair = NULL;
-            s = cf_text_input_string(item, "text-classification: each item of inputs", &text, err);
-        }
-        if (s == CF_OK)
-            s = classify(tm, &tp, text, pair, &one, err);
-        if (s != CF_OK) {
-            cJSON_Delete(list);
-            return s;
-        }
-        cJSON_AddItemToArray(list, one);
-    }
-    *out = list;
-    return CF_OK;
+    return cf_map_inputs(inputs, "text-classification", classify_item, &tp, out, err);
 }
 
 static cf_status open_task(cf_pipeline *p, cf_error *err)

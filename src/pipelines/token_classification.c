@@ -14,6 +14,7 @@ static const char *const k_params[] = {"aggregation_strategy", "ignore_labels", 
                                        "ignore_subwords", "stride", NULL};
 
 typedef struct tk_params {
+    cf_text_model *tm;
     aggregation agg;
     const char **ignore;
     size_t n_ignore;
@@ -435,8 +436,10 @@ static cJSON *entity_json(const cf_text_model *tm, const entity *e)
     return o;
 }
 
-static cf_status recognise(cf_text_model *tm, const tk_params *tp, const char *sentence, cJSON **out, cf_error *err)
+static cf_status recognise(void *ctx, const char *sentence, cJSON **out, cf_error *err)
 {
+    const tk_params *tp = ctx;
+    cf_text_model *tm = tp->tm;
     cf_encode_options opt = cf_encode_options_default();
     if (tm->model_max_length != INT64_MAX) {
         opt.truncation = CF_TRUNCATE_LONGEST_FIRST;
@@ -477,29 +480,9 @@ static cf_status run(cf_pipeline *p, const cJSON *inputs, const cJSON *params, c
 {
     tk_params tp;
     cf_status s = parse_params(params, &tp, err);
-    if (s == CF_OK && cJSON_IsString(inputs)) {
-        s = recognise(p->state, &tp, inputs->valuestring, out, err);
-    } else if (s == CF_OK && cJSON_IsArray(inputs) && cJSON_GetArraySize(inputs) > 0) {
-        cJSON *list = cJSON_CreateArray();
-        const cJSON *item;
-        cJSON_ArrayForEach(item, inputs)
-        {
-            const char *text;
-            cJSON *one = NULL;
-            s = cf_text_input_string(item, "token-classification: each item of inputs", &text, err);
-            if (s == CF_OK)
-                s = recognise(p->state, &tp, text, &one, err);
-            if (s != CF_OK)
-                break;
-            cJSON_AddItemToArray(list, one);
-        }
-        if (s == CF_OK)
-            *out = list;
-        else
-            cJSON_Delete(list);
-    } else if (s == CF_OK) {
-        s = cf_fail(err, CF_ERR_INVALID_ARG, "token-classification: inputs must be a string or a list of strings");
-    }
+    tp.tm = p->state;
+    if (s == CF_OK)
+        s = cf_map_text_inputs(inputs, "token-classification", recognise, &tp, out, err);
     free_params(&tp);
     return s;
 }

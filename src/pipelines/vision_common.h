@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/base64.h"
 #include "media/image.h"
 #include "media/image_processors.h"
 #include "pipelines/pipeline.h"
@@ -30,16 +31,9 @@ cf_status cf_vision_preprocess(const cf_image_processor *proc, const cf_image *i
 
 /* A JSON string holding the base64 of the image's PNG encoding. */
 cf_status cf_vision_png_json(const cf_image *img, cJSON **out, cf_error *err);
-/* base64 of bytes (malloc'ed, NUL-terminated). */
-char *cf_base64_encode(const uint8_t *data, size_t size);
-/* Decode base64 (whitespace ignored); *out malloc'ed. */
-cf_status cf_base64_decode(const char *s, uint8_t **out, size_t *size, cf_error *err);
 
 /* Label of class id from config.json's id2label. */
 const char *cf_vision_label(const cf_pipeline *p, int64_t id, char *buf, size_t size);
-
-/* A float parameter (number) with a default; errors name the key. */
-cf_status cf_param_float(const cJSON *params, const char *key, double dflt, double *out, cf_error *err);
 
 /* Python's round(x, 6) of a float32, as a JSON number. */
 cJSON *cf_json_round6(float x);

@@ -13,6 +13,7 @@
 static const char *const k_params[] = {"candidate_labels", "hypothesis_template", "multi_label", "multi_class", NULL};
 
 typedef struct zs_params {
+    cf_text_model *tm;
     char **labels;
     size_t n_labels;
     const char *template_;
@@ -216,8 +217,10 @@ static void score_labels(const zs_params *zp, const float *logits, int64_t n_cla
         scores[i] /= sum;
 }
 
-static cf_status classify(cf_text_model *tm, const zs_params *zp, const char *sequence, cJSON **out, cf_error *err)
+static cf_status classify(void *ctx, const char *sequence, cJSON **out, cf_error *err)
 {
+    const zs_params *zp = ctx;
+    cf_text_model *tm = zp->tm;
     int64_t n_classes = cf_encoder_num_labels(tm->enc);
     size_t n = zp->n_labels;
     float *logits = malloc(n * (size_t)n_classes * sizeof(float));
@@ -249,38 +252,13 @@ static cf_status classify(cf_text_model *tm, const zs_params *zp, const char *se
     return s;
 }
 
-static cf_status run_inputs(cf_text_model *tm, const zs_params *zp, const cJSON *inputs, cJSON **out, cf_error *err)
-{
-    if (cJSON_IsString(inputs))
-        return classify(tm, zp, inputs->valuestring, out, err);
-    if (!cJSON_IsArray(inputs) || cJSON_GetArraySize(inputs) == 0)
-        return cf_fail(err, CF_ERR_INVALID_ARG,
-                       "zero-shot-classification: inputs must be a string or a non-empty list of strings");
-    cJSON *list = cJSON_CreateArray();
-    const cJSON *item;
-    cJSON_ArrayForEach(item, inputs)
-    {
-        const char *text;
-        cJSON *one = NULL;
-        cf_status s = cf_text_input_string(item, "zero-shot-classification: each item of inputs", &text, err);
-        if (s == CF_OK)
-            s = classify(tm, zp, text, &one, err);
-        if (s != CF_OK) {
-            cJSON_Delete(list);
-            return s;
-        }
-        cJSON_AddItemToArray(list, one);
-    }
-    *out = list;
-    return CF_OK;
-}
-
 static cf_status run(cf_pipeline *p, const cJSON *inputs, const cJSON *params, cJSON **out, cf_error *err)
 {
     zs_params zp;
     cf_status s = parse_params(params, &zp, err);
+    zp.tm = p->state;
     if (s == CF_OK)
-        s = run_inputs(p->state, &zp, inputs, out, err);
+        s = cf_map_text_inputs(inputs, "zero-shot-classification", classify, &zp, out, err);
     free_labels(&zp);
     return s;
 }

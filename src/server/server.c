@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/base64.h"
 #include "core/buf.h"
 #include "pipelines/text_generation.h"
 #include "server/batch.h"
@@ -529,21 +530,15 @@ static bool takes_raw_bytes(const char *task)
 /* {"inputs": "<base64 of the body>"} for audio and image tasks. */
 static char *raw_payload(const cf_buf *body)
 {
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    cf_buf out = {0};
-    if (!cf_buf_reserve(&out, body->len / 3 * 4 + 32))
+    static const char head[] = "{\"inputs\":\"", tail[] = "\"}";
+    size_t n = cf_base64_encoded_size(body->len);
+    char *out = malloc(sizeof head - 1 + n + sizeof tail);
+    if (!out)
         return NULL;
-    cf_buf_puts(&out, "{\"inputs\":\"");
-    const unsigned char *p = (const unsigned char *)body->data;
-    for (size_t i = 0; i < body->len; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (i + 1 < body->len ? (unsigned)p[i + 1] << 8 : 0) |
-                     (i + 2 < body->len ? p[i + 2] : 0);
-        char q[4] = {b64[v >> 18], b64[v >> 12 & 63], i + 1 < body->len ? b64[v >> 6 & 63] : '=',
-                     i + 2 < body->len ? b64[v & 63] : '='};
-        cf_buf_append(&out, q, 4);
-    }
-    cf_buf_puts(&out, "\"}");
-    return cf_buf_steal(&out);
+    memcpy(out, head, sizeof head - 1);
+    cf_base64_encode_to((const uint8_t *)body->data, body->len, out + sizeof head - 1);
+    memcpy(out + sizeof head - 1 + n, tail, sizeof tail);
+    return out;
 }
 
 /* The longest string anywhere in v (texts, questions, contexts). */

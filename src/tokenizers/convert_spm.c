@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base64.h"
 #include "core/buf.h"
 #include "io/config.h"
 #include "tokenizers/spm_proto.h"
@@ -63,28 +64,6 @@ static cJSON *jtyped(json_ctx *j, cJSON *parent, const char *key, const char *ty
     cJSON *o = jobj(j, parent, key);
     jstr(j, o, "type", type);
     return o;
-}
-
-static char *base64(const uint8_t *data, size_t len)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = malloc((len + 2) / 3 * 4 + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)data[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)data[i + 1] << 8;
-        if (i + 2 < len)
-            v |= data[i + 2];
-        out[o++] = tbl[(v >> 18) & 63];
-        out[o++] = tbl[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? tbl[v & 63] : '=';
-    }
-    out[o] = '\0';
-    return out;
 }
 
 /* ---- shared pieces of the document ---- */
@@ -196,7 +175,7 @@ static void template_processing(json_ctx *j, cJSON *doc, const template_spec *t)
 static cJSON *precompiled_normalizer(json_ctx *j, cJSON *parent, const cf_spm_normalizer_spec *ns, cf_error *err,
                                      cf_status *st)
 {
-    char *b64 = base64(ns->precompiled_charsmap, ns->charsmap_len);
+    char *b64 = cf_base64_encode(ns->precompiled_charsmap, ns->charsmap_len);
     if (!b64) {
         *st = cf_fail(err, CF_ERR_NOMEM, "out of memory for the charsmap");
         return NULL;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "core/base64.h"
 #include "tokenizers/tokenizer_internal.h"
 
 #if defined(__has_include)
@@ -346,47 +347,6 @@ cf_status cf_parse_pattern(const cJSON *j, const char *where, cf_regex **out, cf
     return cf_fail(err, CF_ERR_FORMAT, "%s: \"pattern\" must be {\"String\": ...} or {\"Regex\": ...}", where);
 }
 
-static cf_status decode_base64(const char *s, uint8_t **out, size_t *len, cf_error *err)
-{
-    size_t n = strlen(s);
-    uint8_t *buf = malloc(n / 4 * 3 + 3);
-    if (!buf)
-        return oom(err);
-    size_t w = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        int v;
-        if (c >= 'A' && c <= 'Z')
-            v = c - 'A';
-        else if (c >= 'a' && c <= 'z')
-            v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9')
-            v = c - '0' + 52;
-        else if (c == '+')
-            v = 62;
-        else if (c == '/')
-            v = 63;
-        else if (c == '=')
-            break;
-        else {
-            free(buf);
-            return cf_fail(err, CF_ERR_FORMAT, "Precompiled normalizer: precompiled_charsmap is not base64 (byte %zu)",
-                           i);
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[w++] = (uint8_t)(acc >> bits);
-        }
-    }
-    *out = buf;
-    *len = w;
-    return CF_OK;
-}
-
 cf_status cf_normalizer_parse(const cJSON *j, cf_normalizer *out, cf_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -474,14 +434,15 @@ cf_status cf_normalizer_parse(const cJSON *j, cf_normalizer *out, cf_error *err)
 #ifdef CF_HAVE_PRECOMPILED
         uint8_t *bytes = NULL;
         size_t len = 0;
-        CF_TRY(decode_base64(b64, &bytes, &len, err));
+        cf_error why = {0};
+        if (cf_base64_decode(b64, &bytes, &len, &why) != CF_OK)
+            return cf_fail(err, CF_ERR_FORMAT, "Precompiled normalizer: precompiled_charsmap is %s", why.message);
         cf_status st = cf_precompiled_new(bytes, len, (cf_precompiled **)&out->precompiled, err);
         free(bytes);
         if (st != CF_OK)
             cf_error_prefix(err, "Precompiled normalizer: ");
         return st;
 #else
-        (void)decode_base64;
         return cf_fail(err, CF_ERR_UNSUPPORTED, "the Precompiled normalizer is not available in this build");
 #endif
     }

@@ -6,6 +6,8 @@
  *     greedy generation reproduces the stored sequences (generate_*.sequences) exactly.
  * Tolerance: |a - b| <= 1e-4 + 1e-4 * |b| (fp32 reference; NOTE.md). */
 #include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +123,123 @@ Test(wav2vec2, too_short_clip_is_an_error)
     cf_wav2vec2_output out;
     cr_expect_eq(cf_wav2vec2_forward(m, samples, 8, NULL, NULL, &out, &err), CF_ERR_INVALID_ARG);
     cr_expect(strstr(err.message, "receptive field") != NULL, "%s", err.message);
+    cf_wav2vec2_free(m);
+    cf_config_free(&cfg);
+    cf_test_free_list(dirs, n);
+}
+
+/* ------------------------------------------------------- padded batches ---- */
+
+/* A deterministic speech-like test signal: two tones and a little pseudo-noise. */
+static float *test_signal(size_t n)
+{
+    float *x = malloc(n * sizeof *x);
+    uint32_t r = 12345;
+    for (size_t i = 0; i < n; i++) {
+        r = r * 1103515245u + 12345u;
+        double t = (double)i / 16000.0;
+        x[i] = (float)(0.5 * sin(2 * M_PI * 220 * t) + 0.3 * sin(2 * M_PI * 1375 * t) +
+                       0.1 * ((double)(r >> 8) / 16777216.0 - 0.5));
+    }
+    return x;
+}
+
+/* out (malloc'ed copy) = rows [0, rows) of one forward's output */
+static float *forward_copy(cf_wav2vec2 *m, const float *x, int64_t batch, int64_t n, const int64_t *valid,
+                           cf_wav2vec2_output *o)
+{
+    cf_error err = {0};
+    cr_assert_eq(cf_wav2vec2_forward_batch(m, x, batch, n, valid, NULL, NULL, o, &err), CF_OK, "%s", err.message);
+    size_t count = (size_t)(o->rows * o->cols);
+    float *copy = malloc(count * sizeof *copy);
+    memcpy(copy, o->logits, count * sizeof *copy);
+    return copy;
+}
+
+static void expect_close(const char *dir, const char *what, const float *got, const float *want, size_t n)
+{
+    double worst = 0;
+    size_t at = 0;
+    cr_expect(cf_test_allclose(got, want, n, k_atol, k_rtol, &worst, &at), "%s: %s: |diff| %.3g at %zu", dir, what,
+              worst, at);
+}
+
+/* Wav2Vec2Model(input_values, attention_mask) on [full clip, shorter clip + zeros]:
+ *   row 0 (no padding) equals the clip run alone, with or without the mask;
+ *   without a mask, row 1 equals its padded clip run alone (the padding is audio);
+ *   with the mask, a "layer" model's row 1 equals the shorter clip run alone on its real frames
+ *   (a "group" model normalises over the padding too, so transformers' own outputs differ there). */
+static void check_padded_batch(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    cf_config cfg;
+    cf_error err = {0};
+    cr_assert_eq(cf_config_load(&cfg, path, &err), CF_OK, "%s", err.message);
+    bool layer_norm = !strcmp(cf_config_str(&cfg, "feat_extract_norm", "group"), "layer");
+    cf_wav2vec2 *m = NULL;
+    cr_assert_eq(cf_wav2vec2_load(dir, &cfg, cf_wav2vec2_head_from_config(&cfg), &m, &err), CF_OK, "%s", err.message);
+    const int64_t n = 16000, n_short = 10000;
+    float *batch = calloc(2 * (size_t)n, sizeof *batch), *clip = test_signal((size_t)n);
+    memcpy(batch, clip, (size_t)n * sizeof *batch);
+    memcpy(batch + n, clip, (size_t)n_short * sizeof *batch);
+    cf_wav2vec2_output full, one_short, padded, masked, plain;
+    float *want_full = forward_copy(m, clip, 1, n, NULL, &full);
+    float *want_short = forward_copy(m, clip, 1, n_short, NULL, &one_short);
+    float *want_padded = forward_copy(m, batch + n, 1, n, NULL, &padded);
+    const int64_t valid[2] = {n, n_short};
+    float *got_masked = forward_copy(m, batch, 2, n, valid, &masked);
+    float *got_plain = forward_copy(m, batch, 2, n, NULL, &plain);
+    size_t row = (size_t)(full.rows * full.cols); /* one clip's output */
+    cr_assert_eq(masked.rows * masked.cols, 2 * (int64_t)row);
+    expect_close(dir, "masked row 0 vs alone", got_masked, want_full, row);
+    expect_close(dir, "unmasked row 0 vs alone", got_plain, want_full, row);
+    expect_close(dir, "unmasked row 1 vs its padded clip alone", got_plain + row, want_padded, row);
+    if (layer_norm && one_short.frames == one_short.rows) /* frame outputs (CTC/base): the real frames */
+        expect_close(dir, "masked row 1 vs the short clip alone", got_masked + row, want_short,
+                     (size_t)(one_short.rows * one_short.cols));
+    free(want_full);
+    free(want_short);
+    free(want_padded);
+    free(got_masked);
+    free(got_plain);
+    free(batch);
+    free(clip);
+    cf_wav2vec2_free(m);
+    cf_config_free(&cfg);
+}
+
+Test(wav2vec2, padded_batches_match_single_clips)
+{
+    char **dirs = NULL;
+    size_t n = cf_test_cases("wav2vec2", "config.json", &dirs);
+    cr_assert_gt(n, 0);
+    for (size_t i = 0; i < n; i++)
+        check_padded_batch(dirs[i]);
+    cf_test_free_list(dirs, n);
+}
+
+Test(wav2vec2, bad_attention_mask_is_an_error)
+{
+    char **dirs = NULL;
+    size_t n = cf_test_cases("wav2vec2", "config.json", &dirs);
+    cr_assert_gt(n, 0);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dirs[0]);
+    cf_config cfg;
+    cf_error err = {0};
+    cr_assert_eq(cf_config_load(&cfg, path, &err), CF_OK, "%s", err.message);
+    cf_wav2vec2 *m = NULL;
+    cr_assert_eq(cf_wav2vec2_load(dirs[0], &cfg, cf_wav2vec2_head_from_config(&cfg), &m, &err), CF_OK, "%s",
+                 err.message);
+    float *x = test_signal(4000);
+    cf_wav2vec2_output out;
+    const int64_t too_long[1] = {5000}, too_short[1] = {10};
+    cr_expect_eq(cf_wav2vec2_forward_batch(m, x, 1, 4000, too_long, NULL, NULL, &out, &err), CF_ERR_INVALID_ARG);
+    cr_expect(strstr(err.message, "5000") != NULL, "%s", err.message);
+    cr_expect_eq(cf_wav2vec2_forward_batch(m, x, 1, 4000, too_short, NULL, NULL, &out, &err), CF_ERR_INVALID_ARG);
+    cr_expect(strstr(err.message, "receptive field") != NULL, "%s", err.message);
+    free(x);
     cf_wav2vec2_free(m);
     cf_config_free(&cfg);
     cf_test_free_list(dirs, n);

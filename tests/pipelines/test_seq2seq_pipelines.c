@@ -11,69 +11,21 @@
 #include <string.h>
 
 #include "common/json_compare.h"
+#include "common/replay.h"
 #include "common/testutil.h"
 #include "pipelines/pipeline.h"
 
 static const cf_json_tolerance k_tol = {.score_atol = 1e-5, .value_atol = 0, .value_rtol = 0};
 static const char *const k_families[] = {"bart", "marian"};
 
-static char *payload_of(const cJSON *call)
-{
-    const cJSON *args = cJSON_GetObjectItem(call, "args"), *kwargs = cJSON_GetObjectItem(call, "kwargs");
-    cJSON *body = cJSON_CreateObject(), *params = cJSON_Duplicate(kwargs, true);
-    cJSON_AddItemToObject(body, "inputs", cJSON_Duplicate(cJSON_GetArrayItem(args, 0), true));
-    if (cJSON_GetArraySize(args) > 1) /* zero-shot's second positional argument */
-        cJSON_AddItemToObject(params, "candidate_labels", cJSON_Duplicate(cJSON_GetArrayItem(args, 1), true));
-    cJSON_AddItemToObject(body, "parameters", params);
-    char *s = cJSON_PrintUnformatted(body);
-    cJSON_Delete(body);
-    return s;
-}
-
-static void replay_case(const char *dir, size_t *calls, size_t *passed)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/expected.json", dir);
-    cJSON *expected = cf_test_read_json(path);
-    cr_assert(expected, "%s", path);
-    const cJSON *entry;
-    cJSON_ArrayForEach(entry, cJSON_GetObjectItem(expected, "calls"))
-    {
-        const cJSON *call = cJSON_GetObjectItem(entry, "call");
-        const char *task = cJSON_GetObjectItem(call, "task")->valuestring;
-        char *payload = payload_of(call), *out = NULL;
-        cf_error err = {0};
-        cf_status s = cf_pipeline_run_once(task, dir, NULL, payload, &out, &err);
-        (*calls)++;
-        cr_expect_eq(s, CF_OK, "%s: %s %s: %s", dir, task, payload, err.message);
-        if (s == CF_OK) {
-            cJSON *got = cJSON_Parse(out);
-            char why[1024];
-            bool ok = cf_json_matches(got, cJSON_GetObjectItem(entry, "output"), &k_tol, why, sizeof why);
-            cr_expect(ok, "%s: %s %s: %s\n got %s", dir, task, payload, why, out);
-            *passed += ok;
-            cJSON_Delete(got);
-        }
-        free(out);
-        free(payload);
-    }
-    cJSON_Delete(expected);
-}
-
 Test(seq2seq_pipelines, every_recorded_call)
 {
-    size_t cases = 0, calls = 0, passed = 0;
-    for (size_t f = 0; f < sizeof k_families / sizeof *k_families; f++) {
-        char **dirs = NULL;
-        size_t n = cf_test_cases(k_families[f], "expected.json", &dirs);
-        for (size_t i = 0; i < n; i++)
-            replay_case(dirs[i], &calls, &passed);
-        cases += n;
-        cf_test_free_list(dirs, n);
-    }
-    cr_log_info("%zu cases, %zu of %zu calls match", cases, passed, calls);
-    cr_assert_gt(calls, 0, "no recorded pipeline calls under %s", cf_test_fixtures());
-    cr_expect_eq(passed, calls);
+    cf_test_tally t = {0};
+    for (size_t f = 0; f < sizeof k_families / sizeof *k_families; f++)
+        cf_test_replay_family(k_families[f], &k_tol, &t);
+    cr_log_info("%zu cases, %zu of %zu calls match", t.cases, t.passed, t.calls);
+    cr_assert_gt(t.calls, 0, "no recorded pipeline calls under %s", cf_test_fixtures());
+    cr_expect_eq(t.passed, t.calls);
 }
 
 /* ---- the public C API: one pipeline object serves every call of a case ---- */
@@ -98,7 +50,7 @@ Test(seq2seq_pipelines, one_pipeline_serves_every_call)
                 const cJSON *call = cJSON_GetObjectItem(entry, "call");
                 if (strcmp(cJSON_GetObjectItem(call, "task")->valuestring, task))
                     continue;
-                char *payload = payload_of(call), why[1024];
+                char *payload = cf_test_call_payload(NULL, call), why[1024];
                 cf_result *r = NULL;
                 cr_assert_eq(cf_pipeline_run(p, payload, &r, &err), CF_OK, "%s: %s", payload, err.message);
                 cJSON *got = cJSON_Parse(cf_result_json(r));

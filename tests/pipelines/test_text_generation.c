@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cformer.h"
+#include "common/replay.h"
 #include "common/testutil.h"
 
 static size_t replay_family(const char *family)
@@ -31,11 +32,7 @@ static size_t replay_family(const char *family)
             if (!p)
                 cr_assert_eq(cf_pipeline_open("text-generation", dirs[d], NULL, &p, &err), CF_OK, "%s: %s", dirs[d],
                              err.message);
-            cJSON *payload = cJSON_CreateObject();
-            cJSON_AddItemToObject(payload, "inputs",
-                                  cJSON_Duplicate(cJSON_GetArrayItem(cJSON_GetObjectItem(call, "args"), 0), true));
-            cJSON_AddItemToObject(payload, "parameters", cJSON_Duplicate(cJSON_GetObjectItem(call, "kwargs"), true));
-            char *body = cJSON_PrintUnformatted(payload);
+            char *body = cf_test_call_payload(NULL, call);
             cf_result *r = NULL;
             cr_assert_eq(cf_pipeline_run(p, body, &r, &err), CF_OK, "%s: %s: %s", dirs[d], body, err.message);
             cJSON *got = cJSON_Parse(cf_result_json(r));
@@ -46,7 +43,6 @@ static size_t replay_family(const char *family)
             cJSON_Delete(got);
             cf_result_free(r);
             free(body);
-            cJSON_Delete(payload);
             calls++;
         }
         cf_pipeline_free(p);

@@ -13,78 +13,21 @@
 #include <string.h>
 
 #include "common/json_compare.h"
+#include "common/replay.h"
 #include "common/testutil.h"
 #include "pipelines/pipeline.h"
 
 static const cf_json_tolerance k_tol = {.score_atol = 1e-5, .value_atol = 1e-4, .value_rtol = 1e-4};
 static const char *const k_families[] = {"bert", "distilbert", "roberta"};
 
-/* The Inference API body of a recorded Python call. */
-static char *payload_of(const cJSON *call)
-{
-    const char *task = cJSON_GetObjectItem(call, "task")->valuestring;
-    const cJSON *args = cJSON_GetObjectItem(call, "args"), *kwargs = cJSON_GetObjectItem(call, "kwargs");
-    cJSON *body = cJSON_CreateObject(), *params = cJSON_Duplicate(kwargs, true);
-    if (!strcmp(task, "question-answering") && cJSON_GetArraySize(args) == 0) {
-        cJSON *in = cJSON_AddObjectToObject(body, "inputs");
-        cJSON_AddItemToObject(in, "question", cJSON_DetachItemFromObject(params, "question"));
-        cJSON_AddItemToObject(in, "context", cJSON_DetachItemFromObject(params, "context"));
-    } else {
-        cJSON_AddItemToObject(body, "inputs", cJSON_Duplicate(cJSON_GetArrayItem(args, 0), true));
-        if (cJSON_GetArraySize(args) > 1) /* zero-shot's second positional argument */
-            cJSON_AddItemToObject(params, "candidate_labels", cJSON_Duplicate(cJSON_GetArrayItem(args, 1), true));
-    }
-    cJSON_AddItemToObject(body, "parameters", params);
-    char *s = cJSON_PrintUnformatted(body);
-    cJSON_Delete(body);
-    return s;
-}
-
-static void replay_case(const char *dir, size_t *calls, size_t *passed)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/expected.json", dir);
-    cJSON *expected = cf_test_read_json(path);
-    cr_assert(expected, "%s", path);
-    const cJSON *entry;
-    cJSON_ArrayForEach(entry, cJSON_GetObjectItem(expected, "calls"))
-    {
-        const cJSON *call = cJSON_GetObjectItem(entry, "call");
-        const char *task = cJSON_GetObjectItem(call, "task")->valuestring;
-        char *payload = payload_of(call);
-        char *out = NULL;
-        cf_error err = {0};
-        cf_status s = cf_pipeline_run_once(task, dir, NULL, payload, &out, &err);
-        (*calls)++;
-        cr_expect_eq(s, CF_OK, "%s: %s %s: %s", dir, task, payload, err.message);
-        if (s == CF_OK) {
-            cJSON *got = cJSON_Parse(out);
-            char why[1024];
-            bool ok = cf_json_matches(got, cJSON_GetObjectItem(entry, "output"), &k_tol, why, sizeof why);
-            cr_expect(ok, "%s: %s %s: %s", dir, task, payload, why);
-            *passed += ok;
-            cJSON_Delete(got);
-        }
-        free(out);
-        free(payload);
-    }
-    cJSON_Delete(expected);
-}
-
 Test(text_pipelines, every_recorded_call)
 {
-    size_t cases = 0, calls = 0, passed = 0;
-    for (size_t f = 0; f < sizeof k_families / sizeof k_families[0]; f++) {
-        char **dirs = NULL;
-        size_t n = cf_test_cases(k_families[f], "expected.json", &dirs);
-        for (size_t i = 0; i < n; i++)
-            replay_case(dirs[i], &calls, &passed);
-        cases += n;
-        cf_test_free_list(dirs, n);
-    }
-    cr_log_info("%zu cases, %zu of %zu calls match", cases, passed, calls);
-    cr_assert_gt(calls, 0, "no recorded pipeline calls under %s", cf_test_fixtures());
-    cr_expect_eq(passed, calls);
+    cf_test_tally t = {0};
+    for (size_t f = 0; f < sizeof k_families / sizeof k_families[0]; f++)
+        cf_test_replay_family(k_families[f], &k_tol, &t);
+    cr_log_info("%zu cases, %zu of %zu calls match", t.cases, t.passed, t.calls);
+    cr_assert_gt(t.calls, 0, "no recorded pipeline calls under %s", cf_test_fixtures());
+    cr_expect_eq(t.passed, t.calls);
 }
 
 /* ---- the framework: task names, payload errors ---- */

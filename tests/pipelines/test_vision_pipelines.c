@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/replay.h"
 #include "common/testutil.h"
 #include "io/safetensors.h"
 #include "media/image.h"
@@ -32,22 +33,14 @@ typedef struct call_ctx {
 static cJSON *run_call(const char *dir, const cJSON *call)
 {
     const char *task = cJSON_GetObjectItem(call, "task")->valuestring;
-    const cJSON *args = cJSON_GetObjectItem(call, "args"), *kwargs = cJSON_GetObjectItem(call, "kwargs");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, cJSON_GetArrayItem(args, 0)->valuestring);
-    cJSON *payload = cJSON_CreateObject();
-    cJSON_AddStringToObject(payload, "inputs", path);
-    if (kwargs)
-        cJSON_AddItemToObject(payload, "parameters", cJSON_Duplicate(kwargs, true));
-    char *body = cJSON_PrintUnformatted(payload), *out = NULL;
+    char *body = cf_test_call_payload(dir, call), *out = NULL;
     cf_error err = {0};
     cf_status s = cf_pipeline_run_once(task, dir, NULL, body, &out, &err);
     cr_assert_eq(s, CF_OK, "%s: %s %s: %s", dir, task, body, err.message);
     cJSON *got = cJSON_Parse(out);
     cr_assert(got, "%s: output is not JSON: %.200s", dir, out);
     free(out);
-    cJSON_free(body);
-    cJSON_Delete(payload);
+    free(body);
     return got;
 }
 
@@ -169,35 +162,25 @@ static void compare_depth(const call_ctx *c, const cJSON *got, const cJSON *want
                   (long long)n_diff);
 }
 
+static void replay_entry(const char *dir, const cJSON *entry, int index, void *replayed)
+{
+    call_ctx c = {.dir = dir, .index = index};
+    const cJSON *call = cJSON_GetObjectItem(entry, "call"), *want = cJSON_GetObjectItem(entry, "output");
+    const char *task = cJSON_GetObjectItem(call, "task")->valuestring;
+    cJSON *got = run_call(dir, call);
+    if (!strcmp(task, "depth-estimation"))
+        compare_depth(&c, got, want);
+    else
+        compare_list(&c, task, got, want);
+    cJSON_Delete(got);
+    ++*(size_t *)replayed;
+}
+
 static void replay_family(const char *family)
 {
-    char **dirs = NULL;
-    size_t n = cf_test_cases(family, "expected.json", &dirs);
-    cr_assert_gt(n, 0, "no %s fixture cases", family);
     size_t replayed = 0;
-    for (size_t i = 0; i < n; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/expected.json", dirs[i]);
-        cJSON *expected = cf_test_read_json(path);
-        const cJSON *calls = cJSON_GetObjectItem(expected, "calls"), *entry;
-        int index = 0;
-        cJSON_ArrayForEach(entry, calls)
-        {
-            call_ctx c = {.dir = dirs[i], .index = index++};
-            const cJSON *call = cJSON_GetObjectItem(entry, "call"), *want = cJSON_GetObjectItem(entry, "output");
-            const char *task = cJSON_GetObjectItem(call, "task")->valuestring;
-            cJSON *got = run_call(dirs[i], call);
-            if (!strcmp(task, "depth-estimation"))
-                compare_depth(&c, got, want);
-            else
-                compare_list(&c, task, got, want);
-            cJSON_Delete(got);
-            replayed++;
-        }
-        cJSON_Delete(expected);
-    }
+    cr_assert_gt(cf_test_each_call(family, replay_entry, &replayed), 0, "no %s fixture cases", family);
     cr_expect_gt(replayed, 0, "%s: no pipeline calls recorded", family);
-    cf_test_free_list(dirs, n);
 }
 
 Test(vision_pipelines, vit) { replay_family("vit"); }
