@@ -92,7 +92,9 @@ static cf_status load_bert_like(cf_encoder *m, const cf_config *cfg, const bert_
                        cfg->path, (long long)m->hidden, (long long)heads);
     CF_TRY(cf_config_int_in_or(cfg, "max_position_embeddings", 512, 1, CF_ENCODER_MAX_POSITIONS, &positions, err));
     CF_TRY(cf_config_int_in_or(cfg, "type_vocab_size", 2, 1, CF_ENCODER_MAX_VOCAB, &types, err));
-    float eps = (float)cf_config_float(cfg, "layer_norm_eps", 1e-12);
+    double eps_read;
+    CF_TRY(cf_config_float_checked(cfg, "layer_norm_eps", 1e-12, &eps_read, err));
+    float eps = (float)eps_read;
     cf_activation act;
     CF_TRY(cf_activation_parse(cf_config_str(cfg, "hidden_act", "gelu"), "hidden_act", &act, err));
 

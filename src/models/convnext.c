@@ -110,7 +110,9 @@ static cf_status load_convnext(cf_convnext *m, const cf_safetensors *st, const c
     CF_TRY(cf_config_int_in_or(cfg, "num_channels", 3, 1, 64, &m->channels, err));
     CF_TRY(cf_config_int_in_or(cfg, "patch_size", 4, 1, 64, &m->patch, err));
     CF_TRY(cf_activation_parse(cf_config_str(cfg, "hidden_act", "gelu"), "hidden_act", &m->act, err));
-    float eps = (float)cf_config_float(cfg, "layer_norm_eps", 1e-12);
+    double eps_read;
+    CF_TRY(cf_config_float_checked(cfg, "layer_norm_eps", 1e-12, &eps_read, err));
+    float eps = (float)eps_read;
 
     const char *base = cf_st_find(st, "convnext.embeddings.patch_embeddings.weight") ? "convnext." : "";
     char name[300];

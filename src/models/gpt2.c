@@ -126,7 +126,9 @@ static cf_status read_config(gpt2 *g, const cf_config *c, cf_error *err)
     CF_TRY(cf_config_require_int(c, "vocab_size", &g->vocab, err));
     CF_TRY(cf_config_require_int(c, "n_positions", &g->n_positions, err));
     g->n_inner = cf_config_has(c, "n_inner") ? cf_config_int(c, "n_inner", 0) : 4 * g->d;
-    g->eps = (float)cf_config_float(c, "layer_norm_epsilon", 1e-5);
+    double eps;
+    CF_TRY(cf_config_float_checked(c, "layer_norm_epsilon", 1e-5, &eps, err));
+    g->eps = (float)eps;
     if (g->d <= 0 || g->n_head <= 0 || g->d % g->n_head || g->n_layer <= 0 || g->n_layer > 1000 ||
         g->vocab <= 0 || g->n_positions <= 0 || g->n_inner <= 0)
         return cf_fail(err, CF_ERR_FORMAT,

@@ -177,7 +177,9 @@ static cf_status read_config(cf_llama *m, const cf_config *c, bool *attention_bi
     CF_TRY(cf_config_require_int(c, "vocab_size", &m->vocab, err));
     CF_TRY(cf_config_int_in_or(c, "num_key_value_heads", m->n_heads, 1, 1 << 16, &m->n_kv_heads, err));
     CF_TRY(cf_config_int_in_or(c, "max_position_embeddings", 2048, 1, (int64_t)1 << 24, &m->max_positions, err));
-    m->eps = (float)cf_config_float(c, "rms_norm_eps", 1e-6);
+    double eps;
+    CF_TRY(cf_config_float_checked(c, "rms_norm_eps", 1e-6, &eps, err));
+    m->eps = (float)eps;
     CF_TRY(check_sizes(m, c->path, err));
     m->head_dim = m->d / m->n_heads;
     if (cf_config_has(c, "head_dim") && cf_config_int(c, "head_dim", m->head_dim) != m->head_dim)

@@ -152,7 +152,8 @@ static cf_status read_config(t5 *m, const cf_config *c, cf_seq2seq *s2s, cf_erro
     CF_TRY(cf_config_int_in_or(c, "pad_token_id", 0, 0, m->vocab - 1, &s2s->pad_id, err));
     CF_TRY(cf_config_int_in_or(c, "eos_token_id", 1, 0, m->vocab - 1, &s2s->eos_id, err));
     CF_TRY(cf_config_int_in_or(c, "decoder_start_token_id", s2s->pad_id, 0, m->vocab - 1, &s2s->decoder_start_id, err));
-    double eps = cf_config_float(c, "layer_norm_epsilon", 1e-6);
+    double eps;
+    CF_TRY(cf_config_float_checked(c, "layer_norm_epsilon", 1e-6, &eps, err));
     if (!(eps > 0 && eps < 1))
         return cf_fail(err, CF_ERR_FORMAT, "%s: \"layer_norm_epsilon\" is %g, expected a small positive number",
                        c->path, eps);

@@ -72,7 +72,9 @@ static cf_status load_vit(cf_vit *m, const cf_safetensors *st, const cf_config *
         return cf_fail(err, CF_ERR_UNSUPPORTED, "%s: qkv_bias false is not supported", cfg->path);
     cf_activation act;
     CF_TRY(cf_activation_parse(cf_config_str(cfg, "hidden_act", "gelu"), "hidden_act", &act, err));
-    float eps = (float)cf_config_float(cfg, "layer_norm_eps", 1e-12);
+    double eps_read;
+    CF_TRY(cf_config_float_checked(cfg, "layer_norm_eps", 1e-12, &eps_read, err));
+    float eps = (float)eps_read;
     m->grid = image_size / m->patch;
     if (m->grid < 1)
         return cf_fail(err, CF_ERR_FORMAT, "%s: image_size %lld is smaller than patch_size %lld", cfg->path,
