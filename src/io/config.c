@@ -200,6 +200,12 @@ cf_status cf_config_require_float(const cf_config *cfg, const char *key, double 
     return CF_OK;
 }
 
+cf_status cf_config_float_checked(const cf_config *cfg, const char *key, double dflt, double *out, cf_error *err)
+{
+    *out = dflt;
+    return cf_config_has(cfg, key) ? cf_config_require_float(cfg, key, out, err) : CF_OK;
+}
+
 cf_status cf_config_require_str(const cf_config *cfg, const char *key, const char **out, cf_error *err)
 {
     const cJSON *v = cf_config_get(cfg, key);

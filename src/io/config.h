@@ -32,6 +32,8 @@ const char *cf_config_str(const cf_config *cfg, const char *key, const char *dfl
 
 cf_status cf_config_require_int(const cf_config *cfg, const char *key, int64_t *out, cf_error *err);
 cf_status cf_config_require_float(const cf_config *cfg, const char *key, double *out, cf_error *err);
+/* key as a number; absent or null gives dflt; present with another type is an error naming the key. */
+cf_status cf_config_float_checked(const cf_config *cfg, const char *key, double dflt, double *out, cf_error *err);
 cf_status cf_config_require_str(const cf_config *cfg, const char *key, const char **out, cf_error *err);
 /* key as an integer in lo..hi; missing, mistyped or out of range is an error naming the key. */
 cf_status cf_config_int_in(const cf_config *cfg, const char *key, int64_t lo, int64_t hi, int64_t *out,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/json_util.h"
 #include "pipelines/text_common.h"
 
 static const char *const k_params[] = {"top_k", "topk", "doc_stride", "max_answer_len", "max_seq_len",
@@ -267,7 +268,8 @@ static cf_status answer_one(cf_text_model *tm, const qa_params *qp, const char *
     return s;
 }
 
-static cf_status example_fields(const cJSON *v, const char **question, const char **context, cf_error *err)
+/* Only "question" and "context" are input keys. */
+static cf_status check_input_keys(const cJSON *v, cf_error *err)
 {
     if (!cJSON_IsObject(v))
         return cf_fail(err, CF_ERR_INVALID_ARG,
@@ -280,9 +282,15 @@ static cf_status example_fields(const cJSON *v, const char **question, const cha
                            "question-answering: unknown input key '%s' (expected \"question\" and \"context\")",
                            item->string);
     }
-    const cJSON *q = cJSON_GetObjectItemCaseSensitive(v, "question"), *c = cJSON_GetObjectItemCaseSensitive(v, "context");
-    if (!q || !c)
+    if (!cJSON_GetObjectItemCaseSensitive(v, "question") || !cJSON_GetObjectItemCaseSensitive(v, "context"))
         return cf_fail(err, CF_ERR_INVALID_ARG, "question-answering: inputs need both \"question\" and \"context\"");
+    return CF_OK;
+}
+
+static cf_status example_fields(const cJSON *v, const char **question, const char **context, cf_error *err)
+{
+    CF_TRY(check_input_keys(v, err));
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(v, "question"), *c = cJSON_GetObjectItemCaseSensitive(v, "context");
     CF_TRY(cf_text_input_string(q, "question-answering: inputs.question", question, err));
     return cf_text_input_string(c, "question-answering: inputs.context", context, err);
 }
@@ -295,12 +303,66 @@ static cf_status answer_example(void *ctx, const cJSON *example, cJSON **out, cf
     return answer_one(qp->tm, qp, question, context, out, err);
 }
 
+/* QuestionAnsweringArgumentHandler for question=[...]: a list of questions is paired item by item
+ * with a list of contexts of the same length, or each with one context string. */
+static cf_status pair_lists(const cJSON *q, const cJSON *c, cJSON **pairs, cf_error *err)
+{
+    int nq = cJSON_GetArraySize(q);
+    if (cJSON_IsArray(c) && cJSON_GetArraySize(c) != nq)
+        return cf_fail(err, CF_ERR_INVALID_ARG,
+                       "question-answering: inputs.question has %d items but inputs.context has %d; "
+                       "questions and contexts must have the same lengths",
+                       nq, cJSON_GetArraySize(c));
+    if (!cJSON_IsArray(c) && !cJSON_IsString(c))
+        return cf_fail(err, CF_ERR_INVALID_ARG,
+                       "question-answering: inputs.context is %s; with a list of questions it must be a string "
+                       "or a list of the same length",
+                       cf_json_type_name(c));
+    if (!(*pairs = cJSON_CreateArray()))
+        return cf_fail(err, CF_ERR_NOMEM, "question-answering: out of memory");
+    const cJSON *ci = cJSON_IsArray(c) ? c->child : c;
+    for (const cJSON *qi = q->child; qi; qi = qi->next) {
+        cJSON *pair = cJSON_CreateObject();
+        if (!pair || !cJSON_AddItemReferenceToObject(pair, "question", (cJSON *)qi) ||
+            !cJSON_AddItemReferenceToObject(pair, "context", (cJSON *)ci) || !cJSON_AddItemToArray(*pairs, pair)) {
+            cJSON_Delete(pair);
+            cJSON_Delete(*pairs);
+            *pairs = NULL;
+            return cf_fail(err, CF_ERR_NOMEM, "question-answering: out of memory");
+        }
+        if (cJSON_IsArray(c))
+            ci = ci->next;
+    }
+    return CF_OK;
+}
+
 static cf_status run(cf_pipeline *p, const cJSON *inputs, const cJSON *params, cJSON **out, cf_error *err)
 {
     qa_params qp;
     CF_TRY(parse_params(p->state, params, &qp, err));
     qp.tm = p->state;
-    return cf_map_inputs(inputs, "question-answering", answer_example, &qp, out, err);
+    *out = NULL;
+    cJSON *owned = NULL;
+    const cJSON *examples = inputs;
+    if (cJSON_IsObject(inputs)) {
+        CF_TRY(check_input_keys(inputs, err));
+        const cJSON *q = cJSON_GetObjectItemCaseSensitive(inputs, "question");
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(inputs, "context");
+        if (cJSON_IsArray(q))
+            CF_TRY(pair_lists(q, c, &owned, err));
+        else if (cJSON_IsString(q) && cJSON_IsArray(c))
+            return cf_fail(err, CF_ERR_INVALID_ARG,
+                           "question-answering: inputs.context is a list but inputs.question is a string; "
+                           "give a list of questions of the same length (transformers does not pair one "
+                           "question with several contexts)");
+        examples = owned ? owned : inputs;
+    }
+    /* As the Python pipeline: a single example, even one given as a one-item list, answers unwrapped. */
+    if (cJSON_IsArray(examples) && cJSON_GetArraySize(examples) == 1)
+        examples = examples->child;
+    cf_status s = cf_map_inputs(examples, "question-answering", answer_example, &qp, out, err);
+    cJSON_Delete(owned);
+    return s;
 }
 
 static cf_status open_task(cf_pipeline *p, cf_error *err)

@@ -101,6 +101,24 @@ Test(config, required_keys_name_key_and_file)
     cr_assert(strstr(err.message, "'absent.key'"), "%s", err.message);
 }
 
+Test(config, checked_float_defaults_only_when_absent)
+{
+    cf_config c;
+    cf_error err = {0};
+    static const char json[] = "{\"layer_norm_eps\": \"1e-5\", \"rms_norm_eps\": 1e-06, \"norm_eps\": null}";
+    cr_assert_eq(cf_config_parse(&c, json, strlen(json), "model/config.json", &err), CF_OK, "%s", err.message);
+    double d = 0;
+    cr_expect_eq(cf_config_float_checked(&c, "rms_norm_eps", 0.5, &d, &err), CF_OK);
+    cr_expect_float_eq(d, 1e-6, 0);
+    cr_expect_eq(cf_config_float_checked(&c, "norm_eps", 0.5, &d, &err), CF_OK);
+    cr_expect_float_eq(d, 0.5, 0, "null reads as absent");
+    cr_expect_eq(cf_config_float_checked(&c, "absent_eps", 0.25, &d, &err), CF_OK);
+    cr_expect_float_eq(d, 0.25, 0);
+    cr_expect_eq(cf_config_float_checked(&c, "layer_norm_eps", 0.5, &d, &err), CF_ERR_FORMAT);
+    cr_expect_str_eq(err.message, "model/config.json: key 'layer_norm_eps' is a string (\"1e-5\"), expected a number");
+    cf_config_free(&c);
+}
+
 Test(config, int_arrays)
 {
     cf_error err = {0};

@@ -126,6 +126,107 @@ typedef struct thread_job {
     int same;
 } thread_job;
 
+/* ---- question-answering input forms (transformers' QuestionAnsweringArgumentHandler) ---- */
+
+static cJSON *run_json(const char *task, const char *dir, const char *payload)
+{
+    char *out = NULL;
+    cf_error err = {0};
+    cf_status s = cf_pipeline_run_once(task, dir, NULL, payload, &out, &err);
+    cr_assert_eq(s, CF_OK, "%s: %s", payload, err.message);
+    cJSON *v = cJSON_Parse(out);
+    cr_assert_not_null(v, "output is not JSON: %s", out);
+    free(out);
+    return v;
+}
+
+static const char *const k_questions[] = {"Where do I live?", "What is my name?"};
+static const char *const k_contexts[] = {"My name is Wolfgang and I live in Berlin.",
+                                         "Sarah lives in London and works as a doctor."};
+
+/* The answer for one (question, context) pair, as a single call gives it. */
+static cJSON *single_answer(const char *dir, const char *question, const char *context, int top_k)
+{
+    char payload[1024];
+    snprintf(payload, sizeof payload,
+             "{\"inputs\": {\"question\": \"%s\", \"context\": \"%s\"}, \"parameters\": {\"top_k\": %d}}", question,
+             context, top_k);
+    return run_json("question-answering", dir, payload);
+}
+
+/* `got` is a list whose item i is the single-call answer for (questions[qi[i]], contexts[ci[i]]); exact. */
+static void expect_items_match_singles(const char *dir, const cJSON *got, const int *qi, const int *ci, int n,
+                                       int top_k)
+{
+    cr_assert(cJSON_IsArray(got), "a list input gives a list");
+    cr_assert_eq(cJSON_GetArraySize(got), n);
+    for (int i = 0; i < n; i++) {
+        cJSON *want = single_answer(dir, k_questions[qi[i]], k_contexts[ci[i]], top_k);
+        const cJSON *item = cJSON_GetArrayItem(got, i);
+        cr_expect(top_k > 1 ? cJSON_IsArray(item) : cJSON_IsObject(item), "item %d has the wrong shape", i);
+        cr_expect(cJSON_Compare(item, want, true), "item %d differs from the single call", i);
+        cJSON_Delete(want);
+    }
+}
+
+Test(text_pipelines, qa_question_and_context_lists_pair_item_by_item)
+{
+    char *dir = case_with_arch("ForQuestionAnswering");
+    char payload[1024];
+    for (int top_k = 1; top_k <= 2; top_k++) {
+        snprintf(payload, sizeof payload,
+                 "{\"inputs\": {\"question\": [\"%s\", \"%s\"], \"context\": [\"%s\", \"%s\"]}, "
+                 "\"parameters\": {\"top_k\": %d}}",
+                 k_questions[0], k_questions[1], k_contexts[0], k_contexts[1], top_k);
+        cJSON *got = run_json("question-answering", dir, payload);
+        expect_items_match_singles(dir, got, (const int[]){0, 1}, (const int[]){0, 1}, 2, top_k);
+        cJSON_Delete(got);
+    }
+    /* a list of questions with one context string asks each question of that context */
+    snprintf(payload, sizeof payload, "{\"inputs\": {\"question\": [\"%s\", \"%s\"], \"context\": \"%s\"}}",
+             k_questions[0], k_questions[1], k_contexts[1]);
+    cJSON *got = run_json("question-answering", dir, payload);
+    expect_items_match_singles(dir, got, (const int[]){0, 1}, (const int[]){1, 1}, 2, 1);
+    cJSON_Delete(got);
+    free(dir);
+}
+
+Test(text_pipelines, qa_list_of_dicts_answers_each)
+{
+    char *dir = case_with_arch("ForQuestionAnswering");
+    char payload[1024];
+    snprintf(payload, sizeof payload,
+             "{\"inputs\": [{\"question\": \"%s\", \"context\": \"%s\"}, {\"question\": \"%s\", \"context\": \"%s\"}], "
+             "\"parameters\": {\"top_k\": 2}}",
+             k_questions[1], k_contexts[0], k_questions[0], k_contexts[1]);
+    cJSON *got = run_json("question-answering", dir, payload);
+    expect_items_match_singles(dir, got, (const int[]){1, 0}, (const int[]){0, 1}, 2, 2);
+    cJSON_Delete(got);
+    /* as the Python pipeline, a one-item list answers unwrapped */
+    snprintf(payload, sizeof payload, "{\"inputs\": {\"question\": [\"%s\"], \"context\": [\"%s\"]}}", k_questions[0],
+             k_contexts[0]);
+    got = run_json("question-answering", dir, payload);
+    cJSON *want = single_answer(dir, k_questions[0], k_contexts[0], 1);
+    cr_expect(cJSON_IsObject(got) && cJSON_Compare(got, want, true), "one-item list differs from the single call");
+    cJSON_Delete(got);
+    cJSON_Delete(want);
+    free(dir);
+}
+
+Test(text_pipelines, qa_mismatched_lists_name_the_keys)
+{
+    char *dir = case_with_arch("ForQuestionAnswering");
+    expect_invalid("question-answering", dir, "{\"inputs\": {\"question\": [\"a?\", \"b?\"], \"context\": [\"c\"]}}",
+                   "inputs.question has 2 items but inputs.context has 1");
+    expect_invalid("question-answering", dir, "{\"inputs\": {\"question\": \"a?\", \"context\": [\"c\", \"d\"]}}",
+                   "inputs.context is a list");
+    expect_invalid("question-answering", dir, "{\"inputs\": {\"question\": [\"a?\"], \"context\": 3}}",
+                   "inputs.context is a number");
+    expect_invalid("question-answering", dir, "{\"inputs\": {\"question\": [\"a?\", 7], \"context\": \"c\"}}",
+                   "inputs.question");
+    free(dir);
+}
+
 static void *run_repeatedly(void *arg)
 {
     thread_job *job = arg;
