@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "io/safetensors.h"
 
 const char *cf_test_fixtures(void)
 {
@@ -103,4 +104,29 @@ bool cf_test_allclose(const float *a, const float *b, size_t n, double atol, dou
     if (worst_at)
         *worst_at = at;
     return ok;
+}
+
+float *cf_test_expected_f32(const cf_safetensors *st, const char *name, size_t *n)
+{
+    const cf_tensor *t = cf_st_find(st, name);
+    if (!t)
+        return NULL;
+    *n = (size_t)cf_tensor_numel(t);
+    float *v = malloc(*n * sizeof(float) + 1);
+    cf_error err = {0};
+    cr_assert_eq(cf_tensor_to_f32(t, v, &err), CF_OK, "%s", err.message);
+    return v;
+}
+
+int64_t *cf_test_expected_ids(const cf_safetensors *st, const char *name, size_t *n)
+{
+    const cf_tensor *t = cf_st_find(st, name);
+    if (!t)
+        return NULL;
+    cr_assert(t->dtype == CF_DTYPE_I64 || t->dtype == CF_DTYPE_I32, "%s is not an integer tensor", name);
+    *n = (size_t)cf_tensor_numel(t);
+    int64_t *ids = malloc(*n * sizeof *ids + 1);
+    for (size_t i = 0; i < *n; i++)
+        ids[i] = t->dtype == CF_DTYPE_I64 ? ((const int64_t *)t->data)[i] : ((const int32_t *)t->data)[i];
+    return ids;
 }

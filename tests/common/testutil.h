@@ -27,4 +27,10 @@ cJSON *cf_test_read_json(const char *path);
 bool cf_test_allclose(const float *a, const float *b, size_t n, double atol, double rtol, double *worst,
                       size_t *worst_at);
 
+/* A stored reference tensor as a fresh malloc'ed f32 array / int64 array (int32 widened);
+ * NULL when the file has no tensor of that name. */
+typedef struct cf_safetensors cf_safetensors;
+float *cf_test_expected_f32(const cf_safetensors *st, const char *name, size_t *n);
+int64_t *cf_test_expected_ids(const cf_safetensors *st, const char *name, size_t *n);
+
 #endif

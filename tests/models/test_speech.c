@@ -25,23 +25,11 @@ typedef struct check_ctx {
     size_t compared, failed;
 } check_ctx;
 
-static float *expected_f32(const cf_safetensors *st, const char *name, size_t *n)
-{
-    const cf_tensor *t = cf_st_find(st, name);
-    if (!t)
-        return NULL;
-    *n = (size_t)cf_tensor_numel(t);
-    float *v = malloc(*n * sizeof(float) + 1);
-    cf_error err = {0};
-    cr_assert_eq(cf_tensor_to_f32(t, v, &err), CF_OK, "%s", err.message);
-    return v;
-}
-
 static void compare(void *p, const char *name, const float *got, int64_t rows, int64_t cols)
 {
     check_ctx *c = p;
     size_t n = 0;
-    float *want = expected_f32(c->expected, name, &n);
+    float *want = cf_test_expected_f32(c->expected, name, &n);
     if (!want)
         return;
     cr_expect_eq(n, (size_t)(rows * cols), "%s: %s has %zu values, the model gave %lld", c->case_dir, name, n,
@@ -68,7 +56,7 @@ static void run_wav2vec2_case(const char *dir)
     cf_error err = {0};
     cr_assert_eq(cf_st_open(path, &expected, &err), CF_OK, "%s", err.message);
     size_t n = 0;
-    float *input = expected_f32(expected, "input_values", &n);
+    float *input = cf_test_expected_f32(expected, "input_values", &n);
     if (!input) { /* a classification case without stored tensors: the pipeline test covers it */
         cf_st_close(expected);
         return;
@@ -250,18 +238,6 @@ Test(wav2vec2, bad_attention_mask_is_an_error)
 #include "generation/generate.h"
 #include "models/whisper.h"
 
-static int64_t *expected_ids(const cf_safetensors *st, const char *name, size_t *n)
-{
-    const cf_tensor *t = cf_st_find(st, name);
-    if (!t)
-        return NULL;
-    *n = (size_t)cf_tensor_numel(t);
-    int64_t *ids = malloc(*n * sizeof *ids + 1);
-    for (size_t i = 0; i < *n; i++)
-        ids[i] = t->dtype == CF_DTYPE_I64 ? ((const int64_t *)t->data)[i] : ((const int32_t *)t->data)[i];
-    return ids;
-}
-
 static void run_whisper_forward(const char *dir, cf_whisper *m, const cf_safetensors *expected, const float *features)
 {
     check_ctx c = {.case_dir = dir, .expected = expected};
@@ -270,7 +246,7 @@ static void run_whisper_forward(const char *dir, cf_whisper *m, const cf_safeten
     float *enc = malloc((size_t)(L * d) * sizeof(float));
     cr_assert_eq(cf_whisper_encode(m, features, enc, compare, &c, &err), CF_OK, "%s", err.message);
     size_t n = 0;
-    int64_t *ids = expected_ids(expected, "decoder_input_ids", &n);
+    int64_t *ids = cf_test_expected_ids(expected, "decoder_input_ids", &n);
     if (ids) {
         float *logits = malloc(n * (size_t)V * sizeof(float));
         cr_assert_eq(cf_whisper_decode_full(m, enc, ids, (int64_t)n, logits, compare, &c, &err), CF_OK, "%s",
@@ -300,7 +276,7 @@ Test(whisper, fixture_tensors)
         cf_whisper *m = NULL;
         cr_assert_eq(cf_whisper_load(dirs[i], &cfg, &m, &err), CF_OK, "%s", err.message);
         size_t nf = 0;
-        float *features = expected_f32(expected, "input_features", &nf);
+        float *features = cf_test_expected_f32(expected, "input_features", &nf);
         cr_assert(features, "%s: no input_features", dirs[i]);
         cr_assert_eq(nf, (size_t)(cf_whisper_n_mels(m) * cf_whisper_n_frames(m)));
         run_whisper_forward(dirs[i], m, expected, features);

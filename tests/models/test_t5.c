@@ -24,35 +24,11 @@ typedef struct check_ctx {
     size_t compared, failed;
 } check_ctx;
 
-static float *expected_f32(const cf_safetensors *st, const char *name, size_t *n)
-{
-    const cf_tensor *t = cf_st_find(st, name);
-    if (!t)
-        return NULL;
-    *n = (size_t)cf_tensor_numel(t);
-    float *v = malloc(*n * sizeof(float) + 1);
-    cf_error err = {0};
-    cr_assert_eq(cf_tensor_to_f32(t, v, &err), CF_OK, "%s", err.message);
-    return v;
-}
-
-static int64_t *expected_ids(const cf_safetensors *st, const char *name, size_t *n)
-{
-    const cf_tensor *t = cf_st_find(st, name);
-    if (!t)
-        return NULL;
-    *n = (size_t)cf_tensor_numel(t);
-    int64_t *ids = malloc(*n * sizeof *ids + 1);
-    for (size_t i = 0; i < *n; i++)
-        ids[i] = t->dtype == CF_DTYPE_I64 ? ((const int64_t *)t->data)[i] : ((const int32_t *)t->data)[i];
-    return ids;
-}
-
 static void compare(void *p, const char *name, const float *got, int64_t rows, int64_t cols)
 {
     check_ctx *c = p;
     size_t n = 0;
-    float *want = expected_f32(c->expected, name, &n);
+    float *want = cf_test_expected_f32(c->expected, name, &n);
     if (!want)
         return;
     cr_expect_eq(n, (size_t)(rows * cols), "%s: %s has %zu values, the model gave %lld", c->case_dir, name, n,
@@ -91,8 +67,8 @@ static void fixture_open(fixture *f, const char *dir)
     cr_assert(cf_seq2seq_supports(&f->cfg), "%s: not an encoder-decoder config", dir);
     cr_assert_eq(cf_seq2seq_load(dir, &f->cfg, &f->m, &err), CF_OK, "%s", err.message);
     cr_assert_str_eq(f->m->arch.name, "t5");
-    f->ids = expected_ids(f->expected, "input_ids", &f->n_ids);
-    f->dec_ids = expected_ids(f->expected, "decoder_input_ids", &f->n_dec);
+    f->ids = cf_test_expected_ids(f->expected, "input_ids", &f->n_ids);
+    f->dec_ids = cf_test_expected_ids(f->expected, "decoder_input_ids", &f->n_dec);
     cr_assert(f->ids && f->dec_ids, "%s: input_ids / decoder_input_ids missing", dir);
 }
 
