@@ -22,7 +22,7 @@
 
 #include "cformer.h"
 #include "io/config.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 #include "models/causal_lm.h"
 #include "models/encoder.h"
 #include "nn/linear.h"

@@ -10,7 +10,7 @@
 
 #include "core/buf.h"
 #include "io/config.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 #include "media/audio.h"
 #include "media/features.h"
 

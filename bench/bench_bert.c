@@ -14,7 +14,7 @@
 
 #include "core/buf.h"
 #include "io/config.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 #include "models/encoder.h"
 #include "nn/linear.h"
 

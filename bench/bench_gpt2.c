@@ -12,7 +12,7 @@
 
 #include "io/config.h"
 #include "io/safetensors.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 #include "models/causal_lm.h"
 
 enum { D = 768, L = 12, H = 12, V = 50257, P = 1024 };

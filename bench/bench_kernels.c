@@ -14,7 +14,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/gemm_own.h"
 #include "kernels/kernels.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 
 #define COLD_BYTES ((size_t)512 << 20) /* well beyond a 32 MB L3 */
 

@@ -19,7 +19,7 @@
 #include "io/config.h"
 #include "io/safetensors.h"
 #include "kernels/kernels.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 #include "models/seq2seq.h"
 
 typedef struct shape {

@@ -16,7 +16,7 @@
 
 #include "io/config.h"
 #include "io/safetensors.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 #include "models/seq2seq.h"
 
 typedef struct t5_shape {

@@ -13,7 +13,7 @@
 
 #include "io/config.h"
 #include "io/safetensors.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 #include "models/detr.h"
 #include "models/vision.h"
 

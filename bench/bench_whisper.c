@@ -19,7 +19,7 @@
 #include "core/tensor.h"
 #include "io/config.h"
 #include "io/safetensors.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 #include "media/features.h"
 #include "models/whisper.h"
 #include "nn/linear.h"

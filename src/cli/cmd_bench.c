@@ -17,7 +17,7 @@
 #include "io/safetensors.h"
 #include "kernels/dispatch.h"
 #include "kernels/kernels.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 #include "models/causal_lm.h"
 #include "models/encoder.h"
 #include "models/lm.h"

@@ -11,7 +11,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/kernels.h"
 #include "kernels/scratch.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 #include "kernels/vmath.h"
 
 #define ATTN_Q_BLOCK 32

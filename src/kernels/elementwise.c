@@ -4,7 +4,7 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/kernels.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 #include "kernels/vmath.h"
 
 #define ELEM_GRAIN (16 * 1024)

@@ -8,7 +8,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/gemm_own.h"
 #include "kernels/kernels.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 
 #define GEMM_PARALLEL_MIN_FLOPS (1 << 18) /* below this one thread is faster than waking the pool */
 #define GEMM_COL_ALIGN 64                 /* column blocks stay a multiple of the widest B panel */

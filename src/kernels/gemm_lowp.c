@@ -9,7 +9,7 @@
 #include "kernels/gemm_lowp.h"
 #include "kernels/kernels.h"
 #include "kernels/scratch.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 
 #define LOWP_SERIAL_MAX_OPS (1 << 17) /* below this one thread beats waking the pool */
 #define LOWP_A_BLOCK_BYTES (192 * 1024) /* rows of converted A swept per panel: stays in L2 */

@@ -7,7 +7,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/gemm_own.h"
 #include "kernels/kernels.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 
 #define PACKED_PARALLEL_MIN_FLOPS (1 << 18)
 

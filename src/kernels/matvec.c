@@ -2,7 +2,7 @@
  * thread streams its slice of W once through the widest dot-product kernel the CPU has. */
 #include "kernels/dispatch.h"
 #include "kernels/kernels.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 
 /* Below this many weights a matvec is not worth waking the pool for. */
 #define MATVEC_PARALLEL_MIN (64 * 1024)

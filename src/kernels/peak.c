@@ -8,7 +8,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/kernels.h"
 #include "kernels/peak.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 
 static double now(void)
 {

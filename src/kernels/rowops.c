@@ -2,7 +2,7 @@
 #include <math.h>
 
 #include "kernels/kernels.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 #include "kernels/vmath.h"
 
 #define ROWS_PARALLEL_MIN_ELEMS (32 * 1024)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 
 #define MEL_FLOOR 1e-10f
 #define MAX_FFT 65536

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 
 /* im2col tiles hold at most this many floats, so scratch stays small for large images. */
 #define CONV_TILE_FLOATS ((int64_t)1 << 20)

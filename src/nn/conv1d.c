@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 
 /* Output steps per im2col tile: big enough for an efficient GEMM, small enough for the cache. */
 #define CONV1D_TILE_STEPS 1024

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <stdbool.h>
 
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 
 void cf_nchw_to_nhwc(const float *x, int64_t n, int64_t c, int64_t hw, float *y)
 {

@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "io/model_dir.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 #include "models/llama.h"
 #include "nn/linear.h"
 

@@ -9,7 +9,7 @@
 
 #include "kernels/gemm_own.h"
 #include "kernels/kernels.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 #include "kref.h"
 
 typedef struct gemm_case {

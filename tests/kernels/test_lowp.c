@@ -13,7 +13,7 @@
 
 #include "kernels/gemm_lowp.h"
 #include "kernels/kernels.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 #include "kref.h"
 
 typedef struct shape {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "kernels/kernels.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 #include "kref.h"
 
 static void check_shape(int64_t N, int64_t K, uint32_t seed)

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 #include "kref.h"
 
 static const int64_t WIDTHS[] = {1, 7, 768, 50257};

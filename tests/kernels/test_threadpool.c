@@ -6,7 +6,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "kernels/threadpool.h"
+#include "core/threadpool.h"
 
 typedef struct count_ctx {
     atomic_int *hits;
