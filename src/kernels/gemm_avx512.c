@@ -1,6 +1,6 @@
 /* Single-threaded f32 GEMM for AVX-512, in the BLIS layout (Goto & van de Geijn, "Anatomy of
- * high-performance matrix multiplication"): op(A) is packed into 8-row micro-panels held in L2,
- * op(B) into a kc x 48 panel (transposed with 16x16 register transposes when B is a torch-layout
+ * high-performance matrix multiplication"): row-major A is read in place (a transposed A is
+ * packed into 8-row micro-panels), op(B) into a kc x 48 panel (transposed with 16x16 register transposes when B is a torch-layout
  * weight), and an 8x48 register tile (24 zmm accumulators) takes one broadcast of A and three
  * loads of B per k. Edges are zero-padded in the packs and masked on the store. */
 #include <immintrin.h>
@@ -24,17 +24,16 @@ _Static_assert(NR == CF_GEMM_PANEL, "prepacked panel width must match the micro-
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/* Ap[panel][k][r] = op(A)[i0 + panel*MR + r][k0 + k], rows past m zero. */
-static void pack_a(bool trans, const float *A, int64_t lda, int64_t i0, int64_t m, int64_t k0, int64_t kc, float *Ap)
+/* Ap[panel][k][r] = A^T[i0 + panel*MR + r][k0 + k] = A[k0 + k][i0 + panel*MR + r], rows past m zero. */
+static void pack_a(const float *A, int64_t lda, int64_t i0, int64_t m, int64_t k0, int64_t kc, float *Ap)
 {
     for (int64_t p = 0; p < m; p += MR) {
         int64_t rows = min64(MR, m - p);
         for (int64_t k = 0; k < kc; k++) {
             float *dst = Ap + (p / MR) * kc * MR + k * MR;
-            for (int64_t r = 0; r < rows; r++) {
-                int64_t i = i0 + p + r, kk = k0 + k;
-                dst[r] = trans ? A[kk * lda + i] : A[i * lda + kk];
-            }
+            const float *src = A + (k0 + k) * lda + i0 + p;
+            for (int64_t r = 0; r < rows; r++)
+                dst[r] = src[r];
             for (int64_t r = rows; r < MR; r++)
                 dst[r] = 0.0f;
         }
@@ -104,25 +103,43 @@ static void pack_b(bool trans, const float *B, int64_t ldb, int64_t j0, int64_t 
 
 static inline __mmask16 cols_mask(int64_t cols) { return cols >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cols) - 1u); }
 
-/* C[0:rows, 0:cols] = alpha * Ap Bp + (first ? beta * C : C). */
-static void micro_kernel(const float *Ap, const float *Bp, int64_t kc, float *C, int64_t ldc, int64_t rows,
-                         int64_t cols, float alpha, float beta, bool first)
+/* Where the rows of op(A) come from for one MR-row tile: row r, column k is rows[r][k * k_stride].
+ * Row-major A is read in place (k_stride 1); a transposed A is packed first (k_stride MR). Rows
+ * past the matrix repeat its last row, so every pointer stays inside A; their results are not stored. */
+typedef struct a_tile {
+    const float *rows[MR];
+    int64_t k_stride;
+} a_tile;
+
+/* What the last k block adds to a finished tile: bias[cols] (or NULL) and the activation. */
+typedef struct epilogue {
+    const float *bias;
+    cf_act act;
+} epilogue;
+
+/* C[0:rows, 0:cols] = alpha * A Bp + (first ? beta * C : C), then the epilogue when `last` is set. */
+static void micro_kernel(const a_tile *A, const float *Bp, int64_t kc, float *C, int64_t ldc, int64_t rows,
+                         int64_t cols, float alpha, float beta, bool first, const epilogue *last)
 {
     __m512 acc[MR][NV];
+    const float *a[MR];
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; r++)
+    for (int r = 0; r < MR; r++) {
+        a[r] = A->rows[r];
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
             acc[r][v] = _mm512_setzero_ps();
+    }
+    const int64_t ks = A->k_stride;
     for (int64_t k = 0; k < kc; k++) {
         __m512 b[NV];
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
             b[v] = _mm512_load_ps(Bp + k * NR + 16 * v);
-        const float *a = Ap + k * MR;
+        const int64_t off = k * ks;
 #pragma GCC unroll 16
         for (int r = 0; r < MR; r++) {
-            __m512 av = _mm512_set1_ps(a[r]);
+            __m512 av = _mm512_set1_ps(a[r][off]);
 #pragma GCC unroll 4
             for (int v = 0; v < NV; v++)
                 acc[r][v] = _mm512_fmadd_ps(av, b[v], acc[r][v]);
@@ -140,8 +157,32 @@ static void micro_kernel(const float *Ap, const float *Bp, int64_t kc, float *C,
                 x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask[v], c));
             else if (beta != 0.0f)
                 x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask[v], c), x);
+            if (last && last->bias)
+                x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask[v], last->bias + 16 * v));
             _mm512_mask_storeu_ps(c, mask[v], x);
         }
+    if (last && last->act != CF_ACT_NONE)
+        for (int r = 0; r < rows; r++)
+            cf_act_span(last->act, C + r * ldc, cols);
+}
+
+/* The A tile of rows [i, i + rows) and columns [k0, ...): in place for row-major A, else from the
+ * packed block Ap (whose first row is block_row0). */
+static a_tile tile_of(bool packed, const float *A, int64_t lda, const float *Ap, int64_t kc, int64_t block_row0,
+                      int64_t i, int64_t rows, int64_t k0)
+{
+    a_tile t;
+    if (packed) {
+        const float *panel = Ap + ((i - block_row0) / MR) * kc * MR;
+        for (int r = 0; r < MR; r++)
+            t.rows[r] = panel + r;
+        t.k_stride = MR;
+    } else {
+        for (int r = 0; r < MR; r++)
+            t.rows[r] = A + (i + (r < rows ? r : rows - 1)) * lda + k0;
+        t.k_stride = 1;
+    }
+    return t;
 }
 
 /* Where the B panels come from: packed on the fly from B, or prepacked (cf_gemm_pack_b). */
@@ -152,21 +193,24 @@ typedef struct b_source {
     int64_t ldb;
 } b_source;
 
-/* C[:, j0:j1] for columns [j0, j1) (j0 a multiple of NR). Returns false when scratch is short. */
+/* C[:, j0:j1] for columns [j0, j1) (j0 a multiple of NR). Returns false when scratch is short.
+ * Row-major A is read in place: every thread works on all rows of its columns, so packing A
+ * would repeat the same copy in each thread and each chunk of columns. */
 static bool gemm_driver(bool trans_a, int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha, const float *A,
-                        int64_t lda, const b_source *bs, float beta, float *C, int64_t ldc)
+                        int64_t lda, const b_source *bs, float beta, float *C, int64_t ldc, const epilogue *ep)
 {
     float *Bp = bs->panels ? NULL : cf_scratch_f32(CF_SCRATCH_GEMM_B, (size_t)KC * NR);
-    float *Ap = cf_scratch_f32(CF_SCRATCH_GEMM_A, (size_t)KC * (MC + MR));
-    if ((!bs->panels && !Bp) || !Ap)
+    float *Ap = trans_a ? cf_scratch_f32(CF_SCRATCH_GEMM_A, (size_t)KC * (MC + MR)) : NULL;
+    if ((!bs->panels && !Bp) || (trans_a && !Ap))
         return false;
-    /* A block packed once per (row block, k block); each B panel is packed (or found prepacked)
-     * just before the row block sweeps it, so it is read from L1/L2. */
+    /* Each B panel is packed (or found prepacked) just before the row block sweeps it, so it is
+     * read from L1/L2. */
     for (int64_t ic = 0; ic < M; ic += MC) {
         int64_t mc = min64(MC, M - ic);
         for (int64_t pc = 0; pc < K; pc += KC) {
             int64_t kc = min64(KC, K - pc);
-            pack_a(trans_a, A, lda, ic, mc, pc, kc, Ap);
+            if (trans_a)
+                pack_a(A, lda, ic, mc, pc, kc, Ap);
             for (int64_t jr = j0; jr < j1; jr += NR) {
                 int64_t cols = min64(NR, j1 - jr);
                 const float *panel = Bp;
@@ -174,9 +218,14 @@ static bool gemm_driver(bool trans_a, int64_t M, int64_t j0, int64_t j1, int64_t
                     panel = bs->panels + (jr / NR) * K * NR + pc * NR;
                 else
                     pack_b(bs->trans, bs->B, bs->ldb, jr, cols, pc, kc, Bp);
-                for (int64_t ir = 0; ir < mc; ir += MR)
-                    micro_kernel(Ap + (ir / MR) * kc * MR, panel, kc, C + (ic + ir) * ldc + jr, ldc,
-                                 min64(MR, mc - ir), cols, alpha, beta, pc == 0);
+                epilogue tile_ep = {ep && ep->bias ? ep->bias + jr : NULL, ep ? ep->act : CF_ACT_NONE};
+                const epilogue *last = ep && pc + kc == K ? &tile_ep : NULL;
+                for (int64_t ir = 0; ir < mc; ir += MR) {
+                    int64_t rows = min64(MR, mc - ir);
+                    a_tile at = tile_of(trans_a, A, lda, Ap, kc, ic, ic + ir, rows, pc);
+                    micro_kernel(&at, panel, kc, C + (ic + ir) * ldc + jr, ldc, rows, cols, alpha, beta, pc == 0,
+                                 last);
+                }
             }
         }
     }
@@ -188,7 +237,7 @@ bool cf_gemm_own_avx512(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_
                         int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
 {
     b_source bs = {NULL, trans_b, B, ldb};
-    return gemm_driver(trans_a, M, 0, N, K, alpha, A, lda, &bs, beta, C, ldc);
+    return gemm_driver(trans_a, M, 0, N, K, alpha, A, lda, &bs, beta, C, ldc, NULL);
 }
 
 void cf_gemm_pack_panels_avx512(bool trans_b, int64_t K, int64_t N, const float *B, int64_t ldb, float *panels)
@@ -198,10 +247,13 @@ void cf_gemm_pack_panels_avx512(bool trans_b, int64_t K, int64_t N, const float 
 }
 
 bool cf_gemm_packed_avx512(bool trans_a, int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha, const float *A,
-                           int64_t lda, const float *panels, float beta, float *C, int64_t ldc)
+                           int64_t lda, const float *panels, float beta, float *C, int64_t ldc, const float *bias,
+                           cf_act act)
 {
     b_source bs = {panels, false, NULL, 0};
-    return gemm_driver(trans_a, M, j0, j1, K, alpha, A, lda, &bs, beta, C, ldc);
+    epilogue ep = {bias, act};
+    return gemm_driver(trans_a, M, j0, j1, K, alpha, A, lda, &bs, beta, C, ldc,
+                       bias || act != CF_ACT_NONE ? &ep : NULL);
 }
 
 /* y[j0:j1] = x . panels (+ bias): one pass over the packed panels, two k per step. */

@@ -48,6 +48,7 @@ typedef struct packed_task {
     int64_t M, lda, ldc;
     float alpha, beta;
     const float *A, *x, *bias;
+    cf_act act;
     float *C;
 } packed_task;
 
@@ -57,6 +58,13 @@ static void source_gemm_cols(const packed_task *t, int64_t j0, int64_t j1)
     const float *b = B->trans_b ? B->b + j0 * B->ldb : B->b + j0;
     cf_gemm_own_f32(t->trans_a, B->trans_b, t->M, j1 - j0, B->K, t->alpha, t->A, t->lda, b, B->ldb, t->beta,
                     t->C + j0, t->ldc);
+    for (int64_t i = 0; i < t->M; i++) {
+        float *row = t->C + i * t->ldc + j0;
+        if (t->bias)
+            cf_add(row, t->bias + j0, j1 - j0);
+        if (t->act != CF_ACT_NONE)
+            cf_act_span(t->act, row, j1 - j0);
+    }
 }
 
 static void packed_gemm_range(void *ctx, int64_t p0, int64_t p1)
@@ -64,24 +72,42 @@ static void packed_gemm_range(void *ctx, int64_t p0, int64_t p1)
     const packed_task *t = ctx;
     int64_t j0 = p0 * CF_GEMM_PANEL, j1 = p1 * CF_GEMM_PANEL < t->B->N ? p1 * CF_GEMM_PANEL : t->B->N;
     if (!cf_gemm_packed_avx512(t->trans_a, t->M, j0, j1, t->B->K, t->alpha, t->A, t->lda, t->B->panels, t->beta,
-                               t->C, t->ldc))
+                               t->C, t->ldc, t->bias, t->act))
         source_gemm_cols(t, j0, j1); /* no scratch for the A block: the source path needs none */
+}
+
+static void gemm_packed(bool trans_a, int64_t M, float alpha, const float *A, int64_t lda, const cf_gemm_packed *B,
+                        float beta, float *C, int64_t ldc, const float *bias, cf_act act)
+{
+    if (M <= 0)
+        return;
+    if (!packed_kernel_usable(B)) {
+        cf_gemm_f32(trans_a, B->trans_b, M, B->N, B->K, alpha, A, lda, B->b, B->ldb, beta, C, ldc);
+        for (int64_t i = 0; i < M; i++) {
+            if (bias)
+                cf_add(C + i * ldc, bias, B->N);
+            if (act != CF_ACT_NONE)
+                cf_act_span(act, C + i * ldc, B->N);
+        }
+        return;
+    }
+    packed_task t = {.B = B, .trans_a = trans_a, .M = M, .lda = lda, .ldc = ldc, .alpha = alpha, .beta = beta,
+                     .A = A, .C = C, .bias = bias, .act = act};
+    double flops = 2.0 * (double)M * (double)B->N * (double)B->K;
+    int64_t panels = n_panels(B->N);
+    cf_parallel_for(panels, flops < PACKED_PARALLEL_MIN_FLOPS ? panels : 1, packed_gemm_range, &t);
 }
 
 void cf_gemm_f32_packed(bool trans_a, int64_t M, float alpha, const float *A, int64_t lda, const cf_gemm_packed *B,
                         float beta, float *C, int64_t ldc)
 {
-    if (!packed_kernel_usable(B)) {
-        cf_gemm_f32(trans_a, B->trans_b, M, B->N, B->K, alpha, A, lda, B->b, B->ldb, beta, C, ldc);
-        return;
-    }
-    if (M <= 0)
-        return;
-    packed_task t = {.B = B, .trans_a = trans_a, .M = M, .lda = lda, .ldc = ldc, .alpha = alpha, .beta = beta,
-                     .A = A, .C = C};
-    double flops = 2.0 * (double)M * (double)B->N * (double)B->K;
-    int64_t panels = n_panels(B->N);
-    cf_parallel_for(panels, flops < PACKED_PARALLEL_MIN_FLOPS ? panels : 1, packed_gemm_range, &t);
+    gemm_packed(trans_a, M, alpha, A, lda, B, beta, C, ldc, NULL, CF_ACT_NONE);
+}
+
+void cf_gemm_f32_packed_bias_act(int64_t M, const float *A, int64_t lda, const cf_gemm_packed *B, const float *bias,
+                                 cf_act act, float *C, int64_t ldc)
+{
+    gemm_packed(false, M, 1.0f, A, lda, B, 0.0f, C, ldc, bias, act);
 }
 
 static void packed_matvec_range(void *ctx, int64_t p0, int64_t p1)

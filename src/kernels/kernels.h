@@ -97,6 +97,10 @@ bool cf_wtype_parse(const char *s, cf_wtype *out);
 typedef enum cf_act { CF_ACT_NONE = 0, CF_ACT_GELU_ERF, CF_ACT_GELU_TANH, CF_ACT_RELU, CF_ACT_SILU } cf_act;
 /* x = act(x) over n elements (inline for a tile row; on the pool for large n). */
 void cf_act_span(cf_act act, float *x, int64_t n);
+/* C[M,N] = act(A B^T + bias) with B prepacked (bias [N] may be NULL): the bias and activation run on
+ * each finished tile while it is in cache, instead of as passes over C. */
+void cf_gemm_f32_packed_bias_act(int64_t M, const float *A, int64_t lda, const cf_gemm_packed *B, const float *bias,
+                                 cf_act act, float *C, int64_t ldc);
 
 /* Weights W [N, K] converted once into panels of CF_LOWP_PANEL output columns that hold the
  * dot-product groups the instructions read: bf16 as k-pairs (one 32-bit word = W[n,k], W[n,k+1]:

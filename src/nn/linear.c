@@ -246,22 +246,25 @@ void cf_linear_free(cf_linear *l)
     memset(l, 0, sizeof *l);
 }
 
-static void f32_forward(const cf_linear *l, const float *x, int64_t M, float *y)
+static void f32_forward(const cf_linear *l, const float *x, int64_t M, float *y, cf_act act)
 {
     bool packed = l->packed.b == l->w && l->packed.K == l->n_in && l->packed.N == l->n_out;
+    if (packed && M > 1) {
+        cf_gemm_f32_packed_bias_act(M, x, l->n_in, &l->packed, l->bias, act, y, l->n_out);
+        return;
+    }
     if (M == 1) {
         if (packed)
             cf_matvec_f32_packed(&l->packed, x, l->bias, y);
         else
             cf_matvec_f32(l->w, x, l->bias, y, l->n_out, l->n_in);
-        return;
-    }
-    if (packed)
-        cf_gemm_f32_packed(false, M, 1.0f, x, l->n_in, &l->packed, 0.0f, y, l->n_out);
-    else
+    } else {
         cf_gemm_f32(false, true, M, l->n_out, l->n_in, 1.0f, x, l->n_in, l->w, l->n_in, 0.0f, y, l->n_out);
-    if (l->bias)
-        cf_add_row_bias(y, l->bias, M, l->n_out);
+        if (l->bias)
+            cf_add_row_bias(y, l->bias, M, l->n_out);
+    }
+    if (act != CF_ACT_NONE)
+        cf_act_span(act, y, M * l->n_out);
 }
 
 void cf_linear_forward(const cf_linear *l, const float *x, int64_t M, float *y)
@@ -277,7 +280,5 @@ void cf_linear_forward_act(const cf_linear *l, const float *x, int64_t M, float 
         cf_lowp_linear(&l->lowp, x, M, l->n_in, l->bias, act, y, l->n_out);
         return;
     }
-    f32_forward(l, x, M, y);
-    if (act != CF_ACT_NONE)
-        cf_act_span(act, y, M * l->n_out);
+    f32_forward(l, x, M, y, act);
 }

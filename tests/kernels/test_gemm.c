@@ -201,6 +201,49 @@ Test(gemm, packed_matvec_every_isa)
         }
 }
 
+/* C = relu(x B^T + bias) with the bias and activation fused into the packed GEMM's epilogue (and
+ * applied after the product on the BLAS fallback), against double. Only the padding column of C
+ * must survive, so C starts as NaN to show every element is written. */
+Test(gemm, packed_bias_and_activation_epilogue)
+{
+    static const int64_t shapes[][3] = {{2, 5, 3}, {17, 771, 300}, {128, 96, 520}, {9, 48, 256}}; /* M, N, K */
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], ldc = N + 1;
+        float *A = random_floats((size_t)(M * K), (uint32_t)s + 20, 1.0f);
+        float *B = random_floats((size_t)(N * K), (uint32_t)s + 21, 1.0f);
+        float *bias = random_floats((size_t)N, (uint32_t)s + 22, 4.0f), *C = malloc((size_t)(M * ldc) * sizeof(float));
+        cf_gemm_packed pk;
+        cf_error err = {0};
+        cr_assert_eq(cf_gemm_pack_b(&pk, true, K, N, B, K, &err), CF_OK, "%s", err.message);
+        for (int t = 1; t <= 2; t++)
+            for (int impl = CF_GEMM_AUTO; impl <= CF_GEMM_BLAS; impl++) {
+                cf_threads_set(t);
+                cf_gemm_force_impl((cf_gemm_impl)impl);
+                for (int64_t i = 0; i < M * ldc; i++)
+                    C[i] = NAN;
+                cf_gemm_f32_packed_bias_act(M, A, K, &pk, bias, CF_ACT_RELU, C, ldc);
+                int negatives = 0;
+                for (int64_t i = 0; i < M; i++) {
+                    for (int64_t j = 0; j < N; j++) {
+                        double sum = bias[j], mag = fabs(bias[j]);
+                        for (int64_t k = 0; k < K; k++)
+                            sum += (double)A[i * K + k] * B[j * K + k], mag += fabs((double)A[i * K + k] * B[j * K + k]);
+                        negatives += sum < 0;
+                        double want = sum > 0 ? sum : 0, got = C[i * ldc + j];
+                        cr_assert(fabs(got - want) <= dot_tolerance(K, mag), "%d thr impl %d M=%ld N=%ld K=%ld: "
+                                  "C[%ld,%ld]=%.9g want %.9g", t, impl, (long)M, (long)N, (long)K, (long)i, (long)j,
+                                  got, want);
+                    }
+                    cr_assert(isnan(C[i * ldc + N]), "wrote past column N");
+                }
+                cr_assert_gt(negatives, 0, "the case must exercise the activation");
+            }
+        cf_gemm_force_impl(CF_GEMM_AUTO);
+        cf_gemm_packed_free(&pk);
+        free(A), free(B), free(bias), free(C);
+    }
+}
+
 Test(gemm, k_zero_and_alpha_zero_scale_c_by_beta)
 {
     float C[6] = {1, 2, 3, 4, 5, 6}, A[1] = {NAN}, B[1] = {NAN};
