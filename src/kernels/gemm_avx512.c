@@ -10,6 +10,7 @@
 
 #include "kernels/gemm_own.h"
 #include "kernels/scratch.h"
+#include "kernels/vmath512.h"
 
 #ifndef MR
 #define MR 8
@@ -157,13 +158,13 @@ static void micro_kernel(const a_tile *A, const float *Bp, int64_t kc, float *C,
                 x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask[v], c));
             else if (beta != 0.0f)
                 x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask[v], c), x);
-            if (last && last->bias)
-                x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask[v], last->bias + 16 * v));
+            if (last) {
+                if (last->bias)
+                    x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask[v], last->bias + 16 * v));
+                x = cf_act512(last->act, x);
+            }
             _mm512_mask_storeu_ps(c, mask[v], x);
         }
-    if (last && last->act != CF_ACT_NONE)
-        for (int r = 0; r < rows; r++)
-            cf_act_span(last->act, C + r * ldc, cols);
 }
 
 /* The A tile of rows [i, i + rows) and columns [k0, ...): in place for row-major A, else from the

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include "kernels/gemm_lowp.h"
+#include "kernels/vmath512.h"
 
 #define NV 3 /* zmm vectors per tile row: LOWP_NR / 16 */
 _Static_assert(LOWP_NR == 16 * NV, "panel width must be three zmm vectors");
@@ -31,10 +32,8 @@ INLINE void store_row(const cf_lowp_task *t, const tile_pos *p, int r, const __m
         __m512 y = x[v];
         if (t->bias)
             y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, t->bias + p->j + 16 * v));
-        _mm512_mask_storeu_ps(c + 16 * v, m, y);
+        _mm512_mask_storeu_ps(c + 16 * v, m, cf_act512(t->act, y));
     }
-    if (t->act != CF_ACT_NONE)
-        cf_act_span(t->act, c, p->cols);
 }
 
 /* The k loop of a tile: accumulators as named variables (c<row><vector>) so the compiler keeps
