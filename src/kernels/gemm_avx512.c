@@ -19,7 +19,7 @@
 #define NV 3 /* zmm vectors per tile row */
 #endif
 #define NR (16 * NV)
-#define KC 256 /* B panel: KC*NR*4 = 48 KB, swept by every row block while it is hot */
+#define KC 768 /* B panel: KC*NR*4 = 144 KB in L2; one k block for d_model 768 inputs, so C is written once */
 #define MC 512 /* A block: MC*KC*4 = 512 KB in L2 (a multiple of MR) */
 _Static_assert(NR == CF_GEMM_PANEL, "prepacked panel width must match the micro-kernel");
 
