@@ -20,7 +20,7 @@
 #endif
 #define NR (16 * NV)
 #define KC 768 /* B panel: KC*NR*4 = 144 KB in L2; one k block for d_model 768 inputs, so C is written once */
-#define MC 512 /* A block: MC*KC*4 = 512 KB in L2 (a multiple of MR) */
+#define MC 512 /* rows per A block (a transposed A is packed block by block: MC*KC*4 bytes) */
 _Static_assert(NR == CF_GEMM_PANEL, "prepacked panel width must match the micro-kernel");
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
