@@ -1,6 +1,6 @@
 /* GPT-2 124M shapes (12 layers, d 768, 12 heads, vocab 50257, 1024 positions) with random
  * weights, f32: prompt tokens/s for a 512-token prompt, decode tokens/s at context 128 and
- * 1024, and the decode step's weight traffic in GB/s. Threads: CFORMER_THREADS (default 2).
+ * 1024 (median step), and the decode step's weight traffic in GB/s. Threads: CFORMER_THREADS (default 2).
  * Peers on this machine class (issue 7): PyTorch eager 16 t/s, ONNX Runtime 41-43 t/s,
  * llama.cpp F32 45 t/s decode; ORT prompt 550-650 t/s. Goals: decode >= 55, prompt >= 800. */
 #include <math.h>
@@ -79,6 +79,18 @@ static void write_model(const char *dir)
     fclose(f);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 /* Bandwidth of a big memcpy-like read, for the decode GB/s comparison. */
 static double read_bandwidth(void)
 {
@@ -122,26 +134,33 @@ int main(void)
     double weight_bytes = 4.0 * ((double)L * (12.0 * D * D) + (double)V * D);
     printf("cformer GPT-2 124M f32, %d threads (random weights)\n", cf_threads_count());
     printf("%-28s %12s %10s\n", "measure", "tokens/s", "GB/s");
-    /* prompt: 512 tokens in one forward */
+    /* prompt: 512 tokens in one forward; the median of 3 after a warm-up run */
     cf_lm_limits lim = {.n_inputs = 1, .copies = 1, .max_len = P};
     void *s;
-    lm.ops->open(lm.model, &lim, &s, &err);
     cf_lm_inputs in = {.n_inputs = 1, .copies = 1, .len = 512, .ids = ids};
-    double t0 = now();
-    lm.ops->start(s, &in, logits, &err);
-    double dt = now() - t0;
-    printf("%-28s %12.1f %10s\n", "prompt 512 tokens", 512 / dt, "-");
-    lm.ops->close(s);
+    double times[64];
+    for (int r = 0; r < 4; r++) {
+        lm.ops->open(lm.model, &lim, &s, &err);
+        double t0 = now();
+        lm.ops->start(s, &in, logits, &err);
+        if (r > 0)
+            times[r - 1] = now() - t0;
+        lm.ops->close(s);
+    }
+    printf("%-28s %12.1f %10s\n", "prompt 512 tokens", 512 / median(times, 3), "-");
+    /* decode: the median step of 64 (a noisy neighbour moves the mean, not the median) */
     int contexts[] = {128, 1024};
     for (int c = 0; c < 2; c++) {
-        int ctx = contexts[c], n_decode = 32;
+        int ctx = contexts[c], n_decode = 64;
         lm.ops->open(lm.model, &lim, &s, &err);
         in.len = ctx - n_decode;
         lm.ops->start(s, &in, logits, &err);
-        t0 = now();
-        for (int i = 0; i < n_decode; i++)
+        for (int i = 0; i < n_decode; i++) {
+            double t0 = now();
             lm.ops->step(s, &ids[i], NULL, logits, &err);
-        dt = (now() - t0) / n_decode;
+            times[i] = now() - t0;
+        }
+        double dt = median(times, n_decode);
         char label[64];
         snprintf(label, sizeof label, "decode at context %d", ctx);
         printf("%-28s %12.1f %10.1f\n", label, 1 / dt, weight_bytes / dt / 1e9);

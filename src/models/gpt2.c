@@ -180,7 +180,8 @@ static cf_status load_weights(gpt2 *g, const char *dir, cf_error *err)
         CF_TRY(load_block(g, l, pre, err));
     if (cf_st_find(g->st, "lm_head.weight"))
         cf_log_debug("gpt2: lm_head.weight present; GPT-2 ties it to wte, which is used");
-    return cf_linear_init_view(&g->lm_head, g->wte.data, NULL, g->d, g->vocab, err);
+    /* Packed (a copy of wte in f32): the head is a third of every decoding step's reads. */
+    return cf_linear_init_view_packed(&g->lm_head, g->wte.data, NULL, g->d, g->vocab, err);
 }
 
 cf_status cf_gpt2_load(const cf_config *config, const char *dir, cf_causal_lm *m, cf_error *err)

@@ -222,7 +222,7 @@ static cf_status load_hf_weights(cf_llama *m, const char *dir, bool bias, bool t
     for (int64_t l = 0; l < m->n_layers; l++)
         CF_TRY(load_layer(m, l, bias, err));
     if (tied) {
-        return cf_linear_init_view(&m->lm_head, m->embed.data, NULL, m->d, m->vocab, err);
+        return cf_linear_init_view_packed(&m->lm_head, m->embed.data, NULL, m->d, m->vocab, err);
     }
     if (!cf_st_find(m->st, "lm_head.weight"))
         return cf_fail(err, CF_ERR_NOT_FOUND, "%s: no tensor \"lm_head.weight\" and config.json has "
