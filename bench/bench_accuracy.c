@@ -9,6 +9,9 @@
  *          vectors, boxes, depth) where the shapes agree.
  * Then, for the decoder-only LMs and text encoders, the models' own logits on a fixed token sequence
  * (teacher forced): max |d logit| and the share of positions whose argmax agrees with f32.
+ * Then greedy generation for every text-generation call of a decoder-only fixture (see
+ * compare_greedy): how often bf16/int8 pick another token than f32 on the same history, and the
+ * f32 top-2 margin at those steps against the logit noise of the format.
  * Every layer is converted (lowp_min_dim = 1): the fixture models are tiny, and the default
  * keeps layers under 32 wide in f32 (--default-layers measures that). Exits 1 when a call loses
  * its top-1 answer. */
@@ -36,9 +39,16 @@ typedef struct logit_stats {
     long agree[N_TYPES], positions;
 } logit_stats;
 
+typedef struct greedy_stats {
+    long steps, flips[N_TYPES];
+    double worst_margin[N_TYPES]; /* largest f32 margin at a flipped step */
+    double noise[N_TYPES];        /* max |d logit| over all steps */
+} greedy_stats;
+
 typedef struct family_stats {
     char name[64];
     logit_stats logits;
+    greedy_stats greedy;
     int calls, failed[N_TYPES], top1[N_TYPES], all[N_TYPES];
     double d_score[N_TYPES], d_value[N_TYPES];
 } family_stats;
@@ -291,7 +301,7 @@ static float *model_logits(void *m, bool causal, int64_t n, int64_t *rows, int64
     } else {
         cf_encoder_input in = {.batch = 1, .seq = n, .input_ids = ids};
         cf_encoder_output o;
-        if (cf_encoder_reserve(m, 1, n, 0, err) == CF_OK && cf_encoder_forward(m, &in, &o, err) == CF_OK) {
+        if (cf_encoder_reserve(m, 1, n, n, err) == CF_OK && cf_encoder_forward(m, &in, &o, err) == CF_OK) {
             *rows = o.logits ? o.logits_rows : n;
             *cols = o.logits ? o.logits_cols : cf_encoder_hidden_size(m);
             out = malloc(sizeof(float) * (size_t)(*rows * *cols));
@@ -366,6 +376,106 @@ static void compare_logits(const char *dir, logit_stats *ls)
     cf_config_free(&cfg);
 }
 
+/* ---- greedy generation: where a lower-precision model first picks another token ----
+ * For each text-generation call of a decoder-only fixture: greedy decoding in f32 from the call's
+ * prompt for its max_new_tokens (raw logits, no processors), with the bf16 and int8 models fed the
+ * same f32 history. At each step where their argmax differs from f32's, the f32 margin between its
+ * top two logits is set against the max |d logit| of that step: a flip is a near tie when the
+ * margin is below the rounding noise of the format. */
+
+
+static int64_t top2_margin(const float *x, int64_t n, double *margin)
+{
+    int64_t b = argmax(x, n), b2 = b == 0 ? 1 : 0;
+    for (int64_t i = 0; i < n; i++)
+        if (i != b && x[i] > x[b2])
+            b2 = i;
+    *margin = n > 1 ? (double)x[b] - x[b2] : INFINITY;
+    return b;
+}
+
+static void greedy_call(cf_causal_lm *const models[N_TYPES], const cf_tokenizer *tok, const char *prompt,
+                        int64_t new_tokens, greedy_stats *gs)
+{
+    cf_encode_options eo = cf_encode_options_default();
+    eo.add_special_tokens = 0; /* as the text-generation pipeline encodes prompts */
+    cf_encoding enc;
+    cf_error err = {0};
+    if (cf_tokenizer_encode(tok, prompt, &eo, &enc, &err) != CF_OK || enc.n == 0)
+        return;
+    int64_t V = models[F32]->arch.vocab, len = (int64_t)enc.n;
+    int64_t max_pos = models[F32]->arch.max_positions;
+    if (max_pos > 0 && len + new_tokens > max_pos)
+        new_tokens = max_pos - len;
+    cf_lm_limits lim = {.n_inputs = 1, .copies = 1, .max_len = len + new_tokens + 1};
+    cf_lm_inputs in = {.n_inputs = 1, .copies = 1, .len = len, .ids = enc.ids};
+    void *session[N_TYPES] = {0};
+    float *logits[N_TYPES] = {0};
+    cf_lm lm[N_TYPES];
+    bool ok = true;
+    for (int t = 0; t < N_TYPES && ok; t++) {
+        lm[t] = cf_causal_lm_as_lm(models[t]);
+        logits[t] = malloc(sizeof(float) * (size_t)V);
+        ok = logits[t] && lm[t].ops->open(lm[t].model, &lim, &session[t], &err) == CF_OK &&
+             lm[t].ops->start(session[t], &in, logits[t], &err) == CF_OK;
+    }
+    for (int64_t step = 0; ok && step < new_tokens; step++) {
+        double margin;
+        int64_t next = top2_margin(logits[F32], V, &margin);
+        gs->steps++;
+        for (int t = BF16; t < N_TYPES; t++) {
+            for (int64_t v = 0; v < V; v++)
+                gs->noise[t] = fmax(gs->noise[t], fabs((double)logits[t][v] - logits[F32][v]));
+            if (argmax(logits[t], V) != next) {
+                gs->flips[t]++;
+                gs->worst_margin[t] = fmax(gs->worst_margin[t], margin);
+            }
+        }
+        for (int t = 0; t < N_TYPES && ok; t++)
+            ok = lm[t].ops->step(session[t], &next, NULL, logits[t], &err) == CF_OK;
+    }
+    if (!ok)
+        fprintf(stderr, "  greedy: %s\n", err.message);
+    for (int t = 0; t < N_TYPES; t++) {
+        if (session[t])
+            lm[t].ops->close(session[t]);
+        free(logits[t]);
+    }
+    cf_encoding_free(&enc);
+}
+
+static void compare_greedy(const char *dir, greedy_stats *gs)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    cf_config cfg = {0};
+    cf_error err = {0};
+    if (cf_config_load(&cfg, path, &err) != CF_OK)
+        return;
+    snprintf(path, sizeof path, "%s/expected.json", dir);
+    cJSON *expected = read_json(path);
+    cf_causal_lm *models[N_TYPES] = {0};
+    cf_tokenizer *tok = NULL;
+    bool ok = cf_causal_lm_supports(&cfg) && expected && cf_tokenizer_load(dir, &tok, &err) == CF_OK;
+    for (int t = 0; t < N_TYPES && ok; t++)
+        ok = load_type(t, dir, &cfg, true, CF_HEAD_BASE, (void **)&models[t], &err) == CF_OK;
+    const cJSON *call, *calls = ok ? cJSON_GetObjectItem(expected, "calls") : NULL;
+    cJSON_ArrayForEach(call, calls)
+    {
+        const cJSON *c = cJSON_GetObjectItem(call, "call");
+        const cJSON *task = cJSON_GetObjectItem(c, "task"), *prompt = cJSON_GetArrayItem(cJSON_GetObjectItem(c, "args"), 0);
+        const cJSON *n = cJSON_GetObjectItem(cJSON_GetObjectItem(c, "kwargs"), "max_new_tokens");
+        if (cJSON_IsString(task) && !strcmp(task->valuestring, "text-generation") && cJSON_IsString(prompt))
+            greedy_call(models, tok, prompt->valuestring, cJSON_IsNumber(n) ? (int64_t)n->valuedouble : 20, gs);
+    }
+    for (int t = 0; t < N_TYPES; t++)
+        if (models[t])
+            cf_causal_lm_free(models[t]);
+    cf_tokenizer_free(tok);
+    cJSON_Delete(expected);
+    cf_config_free(&cfg);
+}
+
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Sorted subfolder names of dir. */
@@ -428,6 +538,7 @@ int main(int argc, char **argv)
                 snprintf(path, sizeof path, "%s/%s", fdir, cases[c]);
                 replay_case(path, fs, &lost);
                 compare_logits(path, &fs->logits);
+                compare_greedy(path, &fs->greedy);
             }
             free(cases[c]);
         }
@@ -456,6 +567,15 @@ int main(int argc, char **argv)
             printf("| %s | %ld | %.3g | %.3g | %.1f%% | %.1f%% |\n", stats[i].name, l->positions, l->max_abs[BF16],
                    l->max_abs[INT8], 100.0 * (double)l->agree[BF16] / (double)l->positions,
                    100.0 * (double)l->agree[INT8] / (double)l->positions);
+    }
+    printf("\n| family | greedy steps | bf16 flips | int8 flips | bf16 largest f32 margin at a flip | "
+           "int8 largest f32 margin at a flip | bf16 max|d logit| | int8 max|d logit| |\n"
+           "|---|---|---|---|---|---|---|---|\n");
+    for (int i = 0; i < used; i++) {
+        greedy_stats *g = &stats[i].greedy;
+        if (g->steps)
+            printf("| %s | %ld | %ld | %ld | %.3g | %.3g | %.3g | %.3g |\n", stats[i].name, g->steps, g->flips[BF16],
+                   g->flips[INT8], g->worst_margin[BF16], g->worst_margin[INT8], g->noise[BF16], g->noise[INT8]);
     }
     free(stats);
     printf("\n%s\n", lost ? "SOME CALLS LOST THEIR TOP-1 ANSWER (listed on stderr)" : "every call keeps its top-1 answer");
