@@ -9,6 +9,7 @@
 #include "kernels/gemm_lowp.h"
 #include "kernels/kernels.h"
 #include "kernels/scratch.h"
+#include "core/pages.h"
 #include "core/threadpool.h"
 
 #define LOWP_SERIAL_MAX_OPS (1 << 17) /* below this one thread beats waking the pool */
@@ -159,7 +160,7 @@ static cf_status pack(cf_lowp_weights *w, cf_wtype type, const pack_src *src, in
     int g = group_size(type);
     *w = (cf_lowp_weights){.type = type, .K = K, .N = N, .kp = (K + g - 1) / g * g};
     size_t bytes = (size_t)n_panels(N) * (size_t)cf_lowp_words(w) * LOWP_NR * sizeof(uint32_t);
-    w->panels = aligned_alloc(64, bytes); /* words * 48 * 4 is a multiple of 64 */
+    w->panels = cf_alloc_large(bytes);
     if (type == CF_WTYPE_INT8) {
         w->scale = calloc((size_t)(n_panels(N) * LOWP_NR), sizeof(float));
         w->colsum = calloc((size_t)(n_panels(N) * LOWP_NR), sizeof(int32_t));

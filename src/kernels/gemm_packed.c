@@ -7,6 +7,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/gemm_own.h"
 #include "kernels/kernels.h"
+#include "core/pages.h"
 #include "core/threadpool.h"
 
 #define PACKED_PARALLEL_MIN_FLOPS (1 << 18)
@@ -26,7 +27,7 @@ cf_status cf_gemm_pack_b(cf_gemm_packed *p, bool trans_b, int64_t K, int64_t N, 
     if (K <= 0 || N <= 0 || cf_cpu_best_isa() != CF_ISA_AVX512)
         return CF_OK;
     size_t bytes = (size_t)n_panels(N) * CF_GEMM_PANEL * (size_t)K * sizeof(float);
-    p->panels = aligned_alloc(64, bytes); /* a multiple of 64: K * 48 * 4 = K * 192 */
+    p->panels = cf_alloc_large(bytes);
     if (!p->panels)
         return cf_fail(err, CF_ERR_NOMEM, "cannot allocate %zu MB for packed GEMM weights [%lld x %lld]", bytes >> 20,
                        (long long)K, (long long)N);
