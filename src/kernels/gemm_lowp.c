@@ -267,51 +267,61 @@ void cf_lowp_finish_row(const cf_lowp_task *t, float *c, int64_t j, int64_t cols
         cf_act_span(t->act, c, cols);
 }
 
-void cf_lowp_bf16_portable(const cf_lowp_task *t, int64_t i0, int64_t i1, int64_t p0, int64_t p1)
+/* One output of the portable kernels: row a of converted A against column b of a panel (stride
+ * LOWP_NR), for output column j of row i. */
+typedef float (*portable_cell_fn)(const cf_lowp_task *t, const uint32_t *a, const uint32_t *b, int64_t words,
+                                  int64_t i, int64_t j);
+
+static float bf16_cell(const cf_lowp_task *t, const uint32_t *a, const uint32_t *b, int64_t words, int64_t i,
+                       int64_t j)
+{
+    (void)t, (void)i, (void)j;
+    float acc = 0.0f;
+    for (int64_t kw = 0; kw < words; kw++) {
+        uint32_t aw = a[kw], bw = b[kw * LOWP_NR];
+        acc += cf_bf16_to_f32((uint16_t)aw) * cf_bf16_to_f32((uint16_t)bw);
+        acc += cf_bf16_to_f32((uint16_t)(aw >> 16)) * cf_bf16_to_f32((uint16_t)(bw >> 16));
+    }
+    return acc;
+}
+
+static float int8_cell(const cf_lowp_task *t, const uint32_t *a, const uint32_t *b, int64_t words, int64_t i,
+                       int64_t j)
+{
+    int32_t acc = 0;
+    for (int64_t kw = 0; kw < words; kw++) {
+        uint32_t aw = a[kw], bw = b[kw * LOWP_NR];
+        for (int s = 0; s < 32; s += 8)
+            acc += (int32_t)((aw >> s) & 0xffu) * (int32_t)(int8_t)(uint8_t)(bw >> s);
+    }
+    acc -= t->a_zero[i] * t->w->colsum[j];
+    return (float)acc * (t->a_scale[i] * t->w->scale[j]);
+}
+
+static void portable_blocks(const cf_lowp_task *t, int64_t i0, int64_t i1, int64_t p0, int64_t p1,
+                            portable_cell_fn cell)
 {
     int64_t words = cf_lowp_words(t->w);
     for (int64_t p = p0; p < p1; p++) {
         const uint32_t *panel = t->w->panels + p * words * LOWP_NR;
         int64_t j = p * LOWP_NR, cols = min64(LOWP_NR, t->w->N - j);
         for (int64_t i = i0; i < i1; i++) {
-            const uint32_t *a = t->a + i * t->a_ld;
             float *c = t->c + i * t->ldc + j;
-            for (int64_t x = 0; x < cols; x++) {
-                float acc = 0.0f;
-                for (int64_t kw = 0; kw < words; kw++) {
-                    uint32_t aw = a[kw], bw = panel[kw * LOWP_NR + x];
-                    acc += cf_bf16_to_f32((uint16_t)aw) * cf_bf16_to_f32((uint16_t)bw);
-                    acc += cf_bf16_to_f32((uint16_t)(aw >> 16)) * cf_bf16_to_f32((uint16_t)(bw >> 16));
-                }
-                c[x] = acc;
-            }
+            for (int64_t x = 0; x < cols; x++)
+                c[x] = cell(t, t->a + i * t->a_ld, panel + x, words, i, j + x);
             cf_lowp_finish_row(t, c, j, cols);
         }
     }
 }
 
+void cf_lowp_bf16_portable(const cf_lowp_task *t, int64_t i0, int64_t i1, int64_t p0, int64_t p1)
+{
+    portable_blocks(t, i0, i1, p0, p1, bf16_cell);
+}
+
 void cf_lowp_int8_portable(const cf_lowp_task *t, int64_t i0, int64_t i1, int64_t p0, int64_t p1)
 {
-    int64_t words = cf_lowp_words(t->w);
-    for (int64_t p = p0; p < p1; p++) {
-        const uint32_t *panel = t->w->panels + p * words * LOWP_NR;
-        int64_t j = p * LOWP_NR, cols = min64(LOWP_NR, t->w->N - j);
-        for (int64_t i = i0; i < i1; i++) {
-            const uint32_t *a = t->a + i * t->a_ld;
-            float *c = t->c + i * t->ldc + j;
-            for (int64_t x = 0; x < cols; x++) {
-                int32_t acc = 0;
-                for (int64_t kw = 0; kw < words; kw++) {
-                    uint32_t aw = a[kw], bw = panel[kw * LOWP_NR + x];
-                    for (int s = 0; s < 32; s += 8)
-                        acc += (int32_t)((aw >> s) & 0xffu) * (int32_t)(int8_t)(uint8_t)(bw >> s);
-                }
-                acc -= t->a_zero[i] * t->w->colsum[j + x];
-                c[x] = (float)acc * (t->a_scale[i] * t->w->scale[j + x]);
-            }
-            cf_lowp_finish_row(t, c, j, cols);
-        }
-    }
+    portable_blocks(t, i0, i1, p0, p1, int8_cell);
 }
 
 /* ------------------------------------------------------------------ driver ---- */

@@ -90,7 +90,32 @@ INLINE void int8_tile(const cf_lowp_task *t, const uint32_t *panel, int64_t word
     default: fn(__VA_ARGS__, 4); break;                                                                              \
     }
 
-void cf_lowp_bf16_avx2(const cf_lowp_task *t, int64_t i0, int64_t i1, int64_t p0, int64_t p1)
+/* Finished C values for rows [i, i + rows) x the panel's columns [c0, c0 + n) (n <= 16), output
+ * column j + c0 + x, into out[r][x]. */
+typedef void (*segment_fn)(const cf_lowp_task *t, const uint32_t *panel, int64_t words, int64_t i, int64_t rows,
+                           int64_t j, int64_t c0, int64_t n, float out[AVX2_MR][16]);
+
+static void bf16_segment(const cf_lowp_task *t, const uint32_t *panel, int64_t words, int64_t i, int64_t rows,
+                         int64_t j, int64_t c0, int64_t n, float out[AVX2_MR][16])
+{
+    (void)j, (void)n;
+    ROWS_SWITCH(bf16_tile, rows, t, panel, words, i, c0, out)
+}
+
+static void int8_segment(const cf_lowp_task *t, const uint32_t *panel, int64_t words, int64_t i, int64_t rows,
+                         int64_t j, int64_t c0, int64_t n, float out[AVX2_MR][16])
+{
+    int32_t acc[AVX2_MR][16];
+    ROWS_SWITCH(int8_tile, rows, t, panel, words, i, c0, acc)
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t x = 0; x < n; x++) {
+            int64_t col = j + c0 + x;
+            int32_t s = acc[r][x] - t->a_zero[i + r] * t->w->colsum[col];
+            out[r][x] = (float)s * (t->a_scale[i + r] * t->w->scale[col]);
+        }
+}
+
+static void avx2_blocks(const cf_lowp_task *t, int64_t i0, int64_t i1, int64_t p0, int64_t p1, segment_fn segment)
 {
     int64_t words = cf_lowp_words(t->w);
     for (int64_t p = p0; p < p1; p++) {
@@ -100,10 +125,11 @@ void cf_lowp_bf16_avx2(const cf_lowp_task *t, int64_t i0, int64_t i1, int64_t p0
             int64_t rows = min64(AVX2_MR, i1 - i);
             for (int64_t c0 = 0; c0 < cols; c0 += 16) {
                 float out[AVX2_MR][16];
-                ROWS_SWITCH(bf16_tile, rows, t, panel, words, i, c0, out)
+                int64_t n = min64(16, cols - c0);
+                segment(t, panel, words, i, rows, j, c0, n, out);
                 for (int64_t r = 0; r < rows; r++)
-                    for (int64_t x = c0; x < min64(c0 + 16, cols); x++)
-                        t->c[(i + r) * t->ldc + j + x] = out[r][x - c0];
+                    for (int64_t x = 0; x < n; x++)
+                        t->c[(i + r) * t->ldc + j + c0 + x] = out[r][x];
             }
             for (int64_t r = 0; r < rows; r++)
                 cf_lowp_finish_row(t, t->c + (i + r) * t->ldc + j, j, cols);
@@ -111,25 +137,12 @@ void cf_lowp_bf16_avx2(const cf_lowp_task *t, int64_t i0, int64_t i1, int64_t p0
     }
 }
 
+void cf_lowp_bf16_avx2(const cf_lowp_task *t, int64_t i0, int64_t i1, int64_t p0, int64_t p1)
+{
+    avx2_blocks(t, i0, i1, p0, p1, bf16_segment);
+}
+
 void cf_lowp_int8_avx2(const cf_lowp_task *t, int64_t i0, int64_t i1, int64_t p0, int64_t p1)
 {
-    int64_t words = cf_lowp_words(t->w);
-    for (int64_t p = p0; p < p1; p++) {
-        const uint32_t *panel = t->w->panels + p * words * LOWP_NR;
-        int64_t j = p * LOWP_NR, cols = min64(LOWP_NR, t->w->N - j);
-        for (int64_t i = i0; i < i1; i += AVX2_MR) {
-            int64_t rows = min64(AVX2_MR, i1 - i);
-            for (int64_t c0 = 0; c0 < cols; c0 += 16) {
-                int32_t out[AVX2_MR][16];
-                ROWS_SWITCH(int8_tile, rows, t, panel, words, i, c0, out)
-                for (int64_t r = 0; r < rows; r++)
-                    for (int64_t x = c0; x < min64(c0 + 16, cols); x++) {
-                        int32_t s = out[r][x - c0] - t->a_zero[i + r] * t->w->colsum[j + x];
-                        t->c[(i + r) * t->ldc + j + x] = (float)s * (t->a_scale[i + r] * t->w->scale[j + x]);
-                    }
-            }
-            for (int64_t r = 0; r < rows; r++)
-                cf_lowp_finish_row(t, t->c + (i + r) * t->ldc + j, j, cols);
-        }
-    }
+    avx2_blocks(t, i0, i1, p0, p1, int8_segment);
 }
