@@ -100,15 +100,22 @@ static cf_status load_bias(cf_linear *l, const cf_safetensors *st, const char *p
     return load_f32(st, name, 1, shape, &l->bias, &l->owns_bias, err);
 }
 
-cf_status cf_linear_load(cf_linear *l, const cf_safetensors *st, const char *prefix, int64_t n_in, int64_t n_out,
-                         bool has_bias, cf_error *err)
+/* An empty layer of the given shape and the name of its weight tensor. */
+static cf_status begin_load(cf_linear *l, const char *prefix, int64_t n_in, int64_t n_out, char name[NAME_MAX_LEN],
+                            cf_error *err)
 {
     memset(l, 0, sizeof *l);
     CF_TRY(check_dims(prefix, n_in, n_out, err));
     l->n_in = n_in;
     l->n_out = n_out;
+    return tensor_name(name, prefix, "weight", err);
+}
+
+cf_status cf_linear_load(cf_linear *l, const cf_safetensors *st, const char *prefix, int64_t n_in, int64_t n_out,
+                         bool has_bias, cf_error *err)
+{
     char name[NAME_MAX_LEN];
-    CF_TRY(tensor_name(name, prefix, "weight", err));
+    CF_TRY(begin_load(l, prefix, n_in, n_out, name, err));
     int64_t shape[2] = {n_out, n_in};
     cf_wtype type = cf_linear_wtype_for(n_in, n_out);
     cf_status s;
@@ -143,12 +150,8 @@ static void transpose(const float *src, float *dst, int64_t rows, int64_t cols)
 cf_status cf_linear_load_conv1d(cf_linear *l, const cf_safetensors *st, const char *prefix, int64_t n_in,
                                 int64_t n_out, cf_error *err)
 {
-    memset(l, 0, sizeof *l);
-    CF_TRY(check_dims(prefix, n_in, n_out, err));
-    l->n_in = n_in;
-    l->n_out = n_out;
     char name[NAME_MAX_LEN];
-    CF_TRY(tensor_name(name, prefix, "weight", err));
+    CF_TRY(begin_load(l, prefix, n_in, n_out, name, err));
     int64_t shape[2] = {n_in, n_out};
     cf_wtype type = cf_linear_wtype_for(n_in, n_out);
     if (type != CF_WTYPE_F32) {
