@@ -51,6 +51,7 @@ typedef struct family_stats {
     greedy_stats greedy;
     int calls, failed[N_TYPES], top1[N_TYPES], all[N_TYPES];
     double d_score[N_TYPES], d_value[N_TYPES];
+    double lost_gap[N_TYPES]; /* largest f32 top-2 score gap of a call that lost its top-1 */
 } family_stats;
 
 static bool is_file(const char *path)
@@ -189,6 +190,26 @@ static void walk(const cJSON *got, const cJSON *want, const char *key, bool top,
     }
 }
 
+/* The smallest gap between the first two scores of any ranked list in an output (INFINITY when
+ * no list has two scored candidates): how near a tie the f32 answer was. */
+static double top2_score_gap(const cJSON *j)
+{
+    double gap = INFINITY;
+    if (is_ranked_list(j) && cJSON_GetArraySize(j) >= 2) {
+        const cJSON *s0 = cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "score");
+        const cJSON *s1 = cJSON_GetObjectItem(cJSON_GetArrayItem(j, 1), "score");
+        if (cJSON_IsNumber(s0) && cJSON_IsNumber(s1))
+            gap = fabs(s0->valuedouble - s1->valuedouble);
+    }
+    const cJSON *scores = cJSON_IsObject(j) ? cJSON_GetObjectItem(j, "scores") : NULL; /* zero-shot */
+    if (cJSON_IsArray(scores) && cJSON_GetArraySize(scores) >= 2 && cJSON_IsNumber(cJSON_GetArrayItem(scores, 0)) &&
+        cJSON_IsNumber(cJSON_GetArrayItem(scores, 1)))
+        gap = fmin(gap, fabs(cJSON_GetArrayItem(scores, 0)->valuedouble - cJSON_GetArrayItem(scores, 1)->valuedouble));
+    const cJSON *c;
+    cJSON_ArrayForEach(c, j) gap = fmin(gap, top2_score_gap(c));
+    return gap;
+}
+
 static char *run(const char *task, const char *dir, int type, const char *payload, char *why, size_t why_size)
 {
     char options[64];
@@ -241,6 +262,9 @@ static void replay_case(const char *dir, family_stats *fs, int *lost)
             fs->d_value[t] = fmax(fs->d_value[t], c.d_value);
             if (!c.top1) {
                 (*lost)++;
+                double gap = top2_score_gap(want);
+                if (isfinite(gap))
+                    fs->lost_gap[t] = fmax(fs->lost_gap[t], gap);
                 fprintf(stderr, "  top-1 lost: %s %s %s\n    f32:  %.300s\n    %-4s: %.300s\n", dir,
                         task->valuestring, k_type_names[t], ref, k_type_names[t], out);
             }
@@ -551,13 +575,14 @@ int main(int argc, char **argv)
     }
     free(families);
     printf("| family | calls | bf16 top-1 | int8 top-1 | bf16 all | int8 all | bf16 max|d score| | "
-           "int8 max|d score| | bf16 max|d value| | int8 max|d value| |\n|---|---|---|---|---|---|---|---|---|---|\n");
+           "int8 max|d score| | bf16 max|d value| | int8 max|d value| | f32 top-2 gap at a lost call (bf16, int8) |\n"
+           "|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < used; i++) {
         family_stats *s = &stats[i];
         int ok = s->calls - s->failed[F32];
-        printf("| %s | %d | %d/%d | %d/%d | %d/%d | %d/%d | %.2g | %.2g | %.2g | %.2g |\n", s->name, s->calls,
-               s->top1[BF16], ok, s->top1[INT8], ok, s->all[BF16], ok, s->all[INT8], ok, s->d_score[BF16],
-               s->d_score[INT8], s->d_value[BF16], s->d_value[INT8]);
+        printf("| %s | %d | %d/%d | %d/%d | %d/%d | %d/%d | %.2g | %.2g | %.2g | %.2g | %.2g, %.2g |\n", s->name,
+               s->calls, s->top1[BF16], ok, s->top1[INT8], ok, s->all[BF16], ok, s->all[INT8], ok, s->d_score[BF16],
+               s->d_score[INT8], s->d_value[BF16], s->d_value[INT8], s->lost_gap[BF16], s->lost_gap[INT8]);
     }
     printf("\n| family | logit rows | bf16 max|d logit| | int8 max|d logit| | bf16 argmax agree | int8 argmax agree |\n"
            "|---|---|---|---|---|---|\n");
