@@ -35,31 +35,47 @@ static cf_status read_json(const char *dir, const char *name, bool required, cJS
     return *out ? CF_OK : cf_fail(err, CF_ERR_FORMAT, "%s: not valid JSON", path);
 }
 
+/* The line at *cursor (before end), cut in place: its newline becomes NUL, its length goes to
+ * *len and *cursor moves past it. */
+static char *cut_line(char **cursor, char *end, size_t *len)
+{
+    char *line = *cursor;
+    char *nl = memchr(line, '\n', (size_t)(end - line));
+    *len = nl ? (size_t)(nl - line) : (size_t)(end - line);
+    line[*len] = '\0';
+    *cursor = line + *len + 1;
+    return line;
+}
+
 static bool has_file(const char *dir, const char *name)
 {
     char path[4096];
     return cf_path_join(path, sizeof path, dir, name, NULL) == CF_OK && cf_file_exists(path);
 }
 
-/* ------------------------------------------------------------ special and added tokens */
-
-static const char *token_content(const cJSON *v)
+/* The tokenizer.json built from the legacy files into *out when st is CF_OK, else dropped;
+ * returns st. */
+static cf_status hand_over(cJSON *doc, cf_status st, cJSON **out)
 {
-    if (cJSON_IsString(v))
-        return v->valuestring;
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(v, "content");
-    return cJSON_IsString(c) ? c->valuestring : NULL;
+    if (st != CF_OK) {
+        cJSON_Delete(doc);
+        return st;
+    }
+    *out = doc;
+    return CF_OK;
 }
+
+/* ------------------------------------------------------------ special and added tokens */
 
 /* The special token named `role` (e.g. "cls_token"), from special_tokens_map.json then
  * tokenizer_config.json, else `fallback`. Returns the JSON describing it (string or dict) or NULL. */
 static const cJSON *special_entry(const cJSON *map, const cJSON *config, const char *role)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(map, role);
-    if (token_content(v))
+    if (cf_json_token_text(v))
         return v;
     v = cJSON_GetObjectItemCaseSensitive(config, role);
-    return token_content(v) ? v : NULL;
+    return cf_json_token_text(v) ? v : NULL;
 }
 
 typedef struct added_list {
@@ -131,12 +147,12 @@ static cf_status collect_added(const char *dir, const cJSON *config, const cJSON
             st = cf_fail(err, CF_ERR_FORMAT, "tokenizer_config.json: added_tokens_decoder key \"%s\" is not an id",
                          it->string);
         else
-            st = add_token(&al, token_content(it), id, it, flag(it, "special", false), err);
+            st = add_token(&al, cf_json_token_text(it), id, it, flag(it, "special", false), err);
     }
     /* 2. the special tokens by role, then additional_special_tokens */
     for (size_t r = 0; r < sizeof ROLES / sizeof *ROLES && st == CF_OK; r++) {
         const cJSON *e = special_entry(map, config, ROLES[r]);
-        const char *content = e ? token_content(e) : default_roles ? default_roles[r] : NULL;
+        const char *content = e ? cf_json_token_text(e) : default_roles ? default_roles[r] : NULL;
         st = add_token(&al, content, -1, e, true, err);
     }
     const cJSON *extra = cJSON_GetObjectItemCaseSensitive(map, "additional_special_tokens");
@@ -150,7 +166,7 @@ static cf_status collect_added(const char *dir, const cJSON *config, const cJSON
     {
         if (st != CF_OK)
             break;
-        const char *content = token_content(it);
+        const char *content = cf_json_token_text(it);
         const cJSON *idj = content ? cJSON_GetObjectItemCaseSensitive(added_json, content) : NULL;
         st = add_token(&al, content, cJSON_IsNumber(idj) ? (int64_t)idj->valuedouble : -1, it, true, err);
     }
@@ -198,7 +214,7 @@ static int64_t lookup_id(const cf_vocab *vocab, const cJSON *doc, const char *co
 static const char *role_content(const cJSON *map, const cJSON *config, const char *role, const char *dflt)
 {
     const cJSON *e = special_entry(map, config, role);
-    return e ? token_content(e) : dflt;
+    return e ? cf_json_token_text(e) : dflt;
 }
 
 /* "[CLS]:0 $A:0 [SEP]:0"-style template as JSON pieces. */
@@ -261,13 +277,10 @@ cf_status cf_convert_bert(const char *dir, const cJSON *config, cJSON **out, cf_
     cJSON *vocab_obj = cJSON_AddObjectToObject(model, "vocab");
     cf_vocab vocab = {0};
     cf_status st = CF_OK;
-    size_t id = 0;
-    for (char *line = text; line < text + len && st == CF_OK; id++) {
-        char *nl = memchr(line, '\n', (size_t)(text + len - line));
-        size_t l = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
-        if (!nl && l == 0)
-            break;
-        line[l] = '\0';
+    char *cursor = text;
+    for (size_t id = 0; cursor < text + len && st == CF_OK; id++) {
+        size_t l;
+        char *line = cut_line(&cursor, text + len, &l);
         if (cf_utf8_invalid_at(line, l) != l)
             st = cf_fail(err, CF_ERR_FORMAT, "%s/vocab.txt: line %zu is not valid UTF-8", dir, id + 1);
         bool added = false;
@@ -275,7 +288,6 @@ cf_status cf_convert_bert(const char *dir, const cJSON *config, cJSON **out, cf_
             st = cf_vocab_add(&vocab, line, l, (int64_t)id, &added, err);
         if (st == CF_OK && added)
             cJSON_AddItemToObject(vocab_obj, line, cJSON_CreateNumber((double)id));
-        line += l + 1;
     }
     free(text);
     cJSON *map = NULL;
@@ -338,12 +350,7 @@ cf_status cf_convert_bert(const char *dir, const cJSON *config, cJSON **out, cf_
     }
     cJSON_Delete(map);
     cf_vocab_free(&vocab);
-    if (st != CF_OK) {
-        cJSON_Delete(doc);
-        return st;
-    }
-    *out = doc;
-    return CF_OK;
+    return hand_over(doc, st, out);
 }
 
 /* ------------------------------------------------------------ byte-level BPE: vocab.json + merges.txt */
@@ -356,13 +363,10 @@ static cf_status parse_merges(const char *dir, cJSON *model, cf_error *err)
     cJSON *arr = cJSON_AddArrayToObject(model, "merges");
     cf_vocab seen = {0};
     cf_status st = CF_OK;
-    size_t lineno = 0;
-    for (char *line = text; line < text + len && st == CF_OK; lineno++) {
-        char *nl = memchr(line, '\n', (size_t)(text + len - line));
-        size_t l = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
-        line[l] = '\0';
-        char *cur = line;
-        line += l + 1;
+    char *cursor = text;
+    for (size_t lineno = 0; cursor < text + len && st == CF_OK; lineno++) {
+        size_t l;
+        char *cur = cut_line(&cursor, text + len, &l);
         if (lineno == 0) /* the "#version" header (transformers always skips the first line) */
             continue;
         if (l && cur[l - 1] == '\r')
@@ -499,12 +503,7 @@ cf_status cf_convert_bpe(const char *dir, const cJSON *config, cJSON **out, cf_e
     cJSON_Delete(map);
     cJSON_Delete(model_cfg);
     cf_vocab_free(&vocab);
-    if (st != CF_OK) {
-        cJSON_Delete(doc);
-        return st;
-    }
-    *out = doc;
-    return CF_OK;
+    return hand_over(doc, st, out);
 }
 
 /* ------------------------------------------------------------ Wav2Vec2: character vocab.json */
@@ -588,7 +587,7 @@ cf_status cf_convert_wordlevel_ctc(const char *dir, const cJSON *config, cJSON *
     const cJSON *it;
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "added_tokens"))
     {
-        const char *content = token_content(it);
+        const char *content = cf_json_token_text(it);
         for (size_t r2 = 0; content && r2 < sizeof ROLES / sizeof *ROLES; r2++) {
             const char *role = role_content(map, config, ROLES[r2], NULL);
             if (role && !strcmp(role, content))
@@ -599,12 +598,7 @@ cf_status cf_convert_wordlevel_ctc(const char *dir, const cJSON *config, cJSON *
     cf_vocab_free(&vocab);
     if (st == CF_OK && (!model || !norm || !pre || !dec))
         st = oom(err);
-    if (st != CF_OK) {
-        cJSON_Delete(doc);
-        return st;
-    }
-    *out = doc;
-    return CF_OK;
+    return hand_over(doc, st, out);
 }
 
 /* ------------------------------------------------------------ entry point */

@@ -8,6 +8,10 @@
 
 static cf_status oom(cf_error *err) { return cf_fail(err, CF_ERR_NOMEM, "out of memory decoding"); }
 
+/* Sequence items through the generic list parser. */
+static cf_status parse_item(const cJSON *j, void *item, cf_error *err) { return cf_decoder_parse(j, item, err); }
+static void free_item(void *item) { cf_decoder_free(item); }
+
 /* Replace every occurrence of `from` in s by `to`; returns a new string. */
 static char *replace_all(const char *s, const char *from, const char *to)
 {
@@ -301,44 +305,6 @@ static cf_status append_run(const cf_decoder *inner, char **t, size_t n, cf_buf 
     return st;
 }
 
-/* The slow sentencepiece tokenizers' (MarianTokenizer) convert_tokens_to_string: each run
- * between special tokens is decoded on its own, every special token is followed by a
- * space, the whole is stripped, then optionally cleaned up. Leaves one string. */
-static cf_status decode_special_runs(const cf_decoder *d, char ***tokens, size_t *n, cf_error *err)
-{
-    char **t = *tokens;
-    cf_buf b = {0};
-    cf_status st = cf_buf_puts(&b, "") ? CF_OK : oom(err);
-    size_t run_start = 0;
-    for (size_t i = 0; i <= *n && st == CF_OK; i++) {
-        if (i < *n && !is_special(d, t[i]))
-            continue;
-        st = append_run(&d->items[0], t + run_start, i - run_start, &b, err);
-        if (st == CF_OK && i < *n && (!cf_buf_puts(&b, t[i]) || !cf_buf_puts(&b, " ")))
-            st = oom(err);
-        run_start = i + 1;
-    }
-    free_tokens(t, *n);
-    *n = 0;
-    if (st != CF_OK) {
-        cf_buf_free(&b);
-        return st;
-    }
-    char *text = cf_buf_steal(&b);
-    char *v = strip_whitespace(text);
-    free(text);
-    if (v && d->cleanup) {
-        char *c = python_cleanup(v);
-        free(v);
-        v = c;
-    }
-    if (!v)
-        return oom(err);
-    t[0] = v;
-    *n = 1;
-    return CF_OK;
-}
-
 /* Python's str.lower() of s (the full mapping), newly allocated. */
 static char *lower_text(const char *s)
 {
@@ -363,6 +329,58 @@ static char *lower_text(const char *s)
     return cf_buf_steal(&b);
 }
 
+/* The end of a slow tokenizer's decode: the n tokens t are freed and the text joined in b
+ * (when `joined` is CF_OK) is stripped, lowercased and cleaned up as asked, and left as the
+ * only token. */
+static cf_status replace_with_text(char **t, size_t *n, cf_buf *b, cf_status joined, bool lowercase, bool cleanup,
+                                  cf_error *err)
+{
+    free_tokens(t, *n);
+    *n = 0;
+    if (joined != CF_OK) {
+        cf_buf_free(b);
+        return joined;
+    }
+    char *text = cf_buf_steal(b);
+    char *v = strip_whitespace(text);
+    free(text);
+    if (v && lowercase) {
+        char *low = lower_text(v);
+        free(v);
+        v = low;
+    }
+    if (v && cleanup) {
+        char *c = python_cleanup(v);
+        free(v);
+        v = c;
+    }
+    if (!v)
+        return oom(err);
+    t[0] = v;
+    *n = 1;
+    return CF_OK;
+}
+
+/* The slow sentencepiece tokenizers' (MarianTokenizer) convert_tokens_to_string: each run
+ * between special tokens is decoded on its own, every special token is followed by a
+ * space, the whole is stripped, then optionally cleaned up. Leaves one string. */
+static cf_status decode_special_runs(const cf_decoder *d, char ***tokens, size_t *n, cf_error *err)
+{
+    char **t = *tokens;
+    cf_buf b = {0};
+    cf_status st = cf_buf_puts(&b, "") ? CF_OK : oom(err);
+    size_t run_start = 0;
+    for (size_t i = 0; i <= *n && st == CF_OK; i++) {
+        if (i < *n && !is_special(d, t[i]))
+            continue;
+        st = append_run(&d->items[0], t + run_start, i - run_start, &b, err);
+        if (st == CF_OK && i < *n && (!cf_buf_puts(&b, t[i]) || !cf_buf_puts(&b, " ")))
+            st = oom(err);
+        run_start = i + 1;
+    }
+    return replace_with_text(t, n, &b, st, false, d->cleanup, err);
+}
+
 /* Wav2Vec2CTCTokenizer.convert_tokens_to_string + _decode: group repeated tokens, drop the
  * blank (pad) token, the word delimiter becomes replace_char, join, strip, lowercase when
  * do_lower_case, clean up. Leaves one string. */
@@ -376,30 +394,7 @@ static cf_status decode_ctc_slow(const cf_decoder *d, char ***tokens, size_t *n,
             continue;
         ok = cf_buf_puts(&b, !strcmp(t[i], d->word_delimiter) ? d->replace_char : t[i]);
     }
-    free_tokens(t, *n);
-    *n = 0;
-    if (!ok) {
-        cf_buf_free(&b);
-        return oom(err);
-    }
-    char *text = cf_buf_steal(&b);
-    char *v = strip_whitespace(text);
-    free(text);
-    if (v && d->lowercase) {
-        char *low = lower_text(v);
-        free(v);
-        v = low;
-    }
-    if (v && d->cleanup) {
-        char *c = python_cleanup(v);
-        free(v);
-        v = c;
-    }
-    if (!v)
-        return oom(err);
-    t[0] = v;
-    *n = 1;
-    return CF_OK;
+    return replace_with_text(t, n, &b, ok ? CF_OK : oom(err), d->lowercase, d->cleanup, err);
 }
 
 static cf_status decode_chain(const cf_decoder *d, char ***tokens, size_t *n, cf_error *err)
@@ -543,19 +538,8 @@ cf_status cf_decoder_parse(const cJSON *j, cf_decoder *out, cf_error *err)
     const char *w = type;
     if (!strcmp(type, "Sequence")) {
         out->kind = CF_DEC_SEQUENCE;
-        const cJSON *arr = NULL;
-        CF_TRY(cf_json_array(j, "decoders", w, &arr, err));
-        size_t n = arr ? (size_t)cJSON_GetArraySize(arr) : 0;
-        out->items = calloc(n ? n : 1, sizeof *out->items);
-        if (!out->items)
-            return oom(err);
-        const cJSON *it;
-        cJSON_ArrayForEach(it, arr)
-        {
-            /* counted first: a half-parsed item is freed with the rest */
-            CF_TRY(cf_decoder_parse(it, &out->items[out->n_items++], err));
-        }
-        return CF_OK;
+        return cf_json_sequence_parse(j, "decoders", w, sizeof *out->items, parse_item, (void **)&out->items,
+                                      &out->n_items, err);
     }
     if (!strcmp(type, "WordPiece")) {
         out->kind = CF_DEC_WORDPIECE;
@@ -668,9 +652,7 @@ cf_status cf_decoder_parse(const cJSON *j, cf_decoder *out, cf_error *err)
 
 void cf_decoder_free(cf_decoder *d)
 {
-    for (size_t i = 0; i < d->n_items; i++)
-        cf_decoder_free(&d->items[i]);
-    free(d->items);
+    cf_json_sequence_free(d->items, d->n_items, sizeof *d->items, free_item);
     free(d->prefix);
     free(d->content);
     free(d->word_delimiter);

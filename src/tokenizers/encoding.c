@@ -68,6 +68,16 @@ static bool append_range(cf_enc *dst, const cf_enc *src, size_t start, size_t st
     return true;
 }
 
+/* Drop the overflowing windows of e. */
+static void free_windows(cf_enc *e)
+{
+    for (size_t i = 0; i < e->n_over; i++)
+        cf_enc_free(&e->over[i]);
+    free(e->over);
+    e->over = NULL;
+    e->n_over = 0;
+}
+
 void cf_enc_free(cf_enc *e)
 {
     free(e->ids);
@@ -77,9 +87,7 @@ void cf_enc_free(cf_enc *e)
     free(e->words);
     free(e->tokens);
     free(e->offsets);
-    for (size_t i = 0; i < e->n_over; i++)
-        cf_enc_free(&e->over[i]);
-    free(e->over);
+    free_windows(e);
     memset(e, 0, sizeof *e);
 }
 
@@ -135,6 +143,22 @@ static cf_status push_over(cf_enc *e, cf_enc *o, cf_error *err)
     return CF_OK;
 }
 
+/* Append to res's windows a copy of `base` (with or without its own windows) merged with `extra`. */
+static cf_status push_merged(cf_enc *res, const cf_enc *base, bool base_windows, const cf_enc *extra, cf_error *err)
+{
+    cf_enc x;
+    cf_status st = cf_enc_copy(&x, base, err);
+    if (st == CF_OK && !base_windows)
+        free_windows(&x);
+    if (st == CF_OK)
+        st = cf_enc_merge(&x, extra, err);
+    if (st != CF_OK) {
+        cf_enc_free(&x);
+        return st;
+    }
+    return push_over(res, &x, err);
+}
+
 /* Encoding::merge_with (offsets not shifted): a's windows each combined with b and with b's
  * windows, then a itself with b's windows; finally a gets b appended. */
 cf_status cf_enc_merge(cf_enc *a, const cf_enc *b, cf_error *err)
@@ -142,40 +166,12 @@ cf_status cf_enc_merge(cf_enc *a, const cf_enc *b, cf_error *err)
     cf_enc res = {0};
     cf_status st = CF_OK;
     for (size_t i = 0; i < a->n_over && st == CF_OK; i++) {
-        cf_enc x;
-        st = cf_enc_copy(&x, &a->over[i], err);
-        if (st == CF_OK)
-            st = cf_enc_merge(&x, b, err);
-        if (st == CF_OK)
-            st = push_over(&res, &x, err);
-        else
-            cf_enc_free(&x);
-        for (size_t k = 0; k < b->n_over && st == CF_OK; k++) {
-            st = cf_enc_copy(&x, &a->over[i], err);
-            if (st == CF_OK)
-                st = cf_enc_merge(&x, &b->over[k], err);
-            if (st == CF_OK)
-                st = push_over(&res, &x, err);
-            else
-                cf_enc_free(&x);
-        }
+        st = push_merged(&res, &a->over[i], true, b, err);
+        for (size_t k = 0; k < b->n_over && st == CF_OK; k++)
+            st = push_merged(&res, &a->over[i], true, &b->over[k], err);
     }
-    for (size_t k = 0; k < b->n_over && st == CF_OK; k++) {
-        cf_enc x;
-        st = cf_enc_copy(&x, a, err);
-        if (st == CF_OK) {
-            for (size_t i = 0; i < x.n_over; i++)
-                cf_enc_free(&x.over[i]);
-            free(x.over);
-            x.over = NULL;
-            x.n_over = 0;
-            st = cf_enc_merge(&x, &b->over[k], err);
-        }
-        if (st == CF_OK)
-            st = push_over(&res, &x, err);
-        else
-            cf_enc_free(&x);
-    }
+    for (size_t k = 0; k < b->n_over && st == CF_OK; k++)
+        st = push_merged(&res, a, false, &b->over[k], err);
     size_t a_len = a->n;
     if (st == CF_OK && !append_range(a, b, 0, b->n))
         st = oom(err);
@@ -186,12 +182,21 @@ cf_status cf_enc_merge(cf_enc *a, const cf_enc *b, cf_error *err)
         cf_enc_free(&res);
         return st;
     }
-    for (size_t i = 0; i < a->n_over; i++)
-        cf_enc_free(&a->over[i]);
-    free(a->over);
+    free_windows(a);
     a->over = res.over;
     a->n_over = res.n_over;
     return CF_OK;
+}
+
+/* Window i of a sequence of len tokens cut into windows of max_len tokens, each `step` tokens
+ * after the last, counted from the start (or from the end when truncating on the left). */
+static void truncation_window(size_t len, size_t max_len, size_t step, size_t i, bool left, size_t *start,
+                              size_t *stop)
+{
+    size_t offset = i * step;
+    size_t width = offset + max_len < len ? max_len : len - offset;
+    *start = left ? len - offset - width : offset;
+    *stop = *start + width;
 }
 
 cf_status cf_enc_truncate(cf_enc *e, size_t max_len, size_t stride, bool left, cf_error *err)
@@ -209,59 +214,24 @@ cf_status cf_enc_truncate(cf_enc *e, size_t max_len, size_t stride, bool left, c
                        "truncation stride %zu must be smaller than the room left for the sequence (%zu tokens)", stride,
                        max_len);
     size_t step = max_len - stride;
-    /* The windows, in order; the first one stays the encoding. */
-    size_t n_parts = 0, cap = 8;
-    size_t (*parts)[2] = malloc(cap * sizeof *parts);
-    if (!parts)
-        return oom(err);
-    if (!left) {
-        for (size_t start = 0; start < len; start += step) {
-            size_t stop = start + max_len < len ? start + max_len : len;
-            if (n_parts == cap) {
-                cap *= 2;
-                void *p = realloc(parts, cap * sizeof *parts);
-                if (!p) {
-                    free(parts);
-                    return oom(err);
-                }
-                parts = p;
-            }
-            parts[n_parts][0] = start;
-            parts[n_parts++][1] = stop;
-            if (stop == len)
-                break;
-        }
-    } else {
-        for (size_t k = 0; k < len; k += step) {
-            size_t stop = len - k;
-            size_t start = stop > max_len ? stop - max_len : 0;
-            if (n_parts == cap) {
-                cap *= 2;
-                void *p = realloc(parts, cap * sizeof *parts);
-                if (!p) {
-                    free(parts);
-                    return oom(err);
-                }
-                parts = p;
-            }
-            parts[n_parts][0] = start;
-            parts[n_parts++][1] = stop;
-            if (start == 0)
-                break;
-        }
-    }
+    /* The windows, in order, up to the first that reaches the far end; the first one stays the
+     * encoding and the others become its overflowing encodings. */
+    size_t n_windows = 1 + (len - max_len + step - 1) / step;
     cf_enc first = {0};
-    cf_status st = append_range(&first, e, parts[0][0], parts[0][1]) ? CF_OK : oom(err);
-    for (size_t i = 1; i < n_parts && st == CF_OK; i++) {
+    cf_status st = CF_OK;
+    for (size_t i = 0; i < n_windows && st == CF_OK; i++) {
+        size_t start, stop;
+        truncation_window(len, max_len, step, i, left, &start, &stop);
         cf_enc o = {0};
-        if (!append_range(&o, e, parts[i][0], parts[i][1])) {
+        if (!append_range(&o, e, start, stop)) {
             cf_enc_free(&o);
             st = oom(err);
-            break;
+        } else if (i == 0) {
+            first = o;
+        } else {
+            st = push_over(&first, &o, err);
         }
-        st = push_over(&first, &o, err);
     }
-    free(parts);
     if (st != CF_OK) {
         cf_enc_free(&first);
         return st;
@@ -413,9 +383,7 @@ cf_status cf_enc_finalize(cf_enc *e, cf_encoding *out, cf_error *err)
             out->n_overflowing = i + 1;
         }
     }
-    for (size_t i = 0; i < e->n_over; i++)
-        cf_enc_free(&e->over[i]);
-    free(e->over);
+    free_windows(e);
     memset(e, 0, sizeof *e);
     return st;
 }

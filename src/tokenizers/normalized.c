@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tokenizers/grow.h"
+
 uint32_t cf_utf8_decode(const char *s, size_t *len)
 {
     const unsigned char *u = (const unsigned char *)s;
@@ -163,14 +165,10 @@ void cf_normalized_original_range(const cf_normalized *ns, size_t start, size_t 
 
 bool cf_norm_changes_push(cf_norm_changes *c, uint32_t cp, int32_t change)
 {
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 64;
-        cf_norm_change *v = realloc(c->v, cap * sizeof *v);
-        if (!v)
-            return false;
-        c->v = v;
-        c->cap = cap;
-    }
+    cf_norm_change *v = cf_grow_for_one(c->v, c->n, &c->cap, sizeof *v, 64);
+    if (!v)
+        return false;
+    c->v = v;
     c->v[c->n++] = (cf_norm_change){cp, change};
     return true;
 }

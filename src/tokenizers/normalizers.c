@@ -16,6 +16,10 @@
 
 static cf_status oom(cf_error *err) { return cf_fail(err, CF_ERR_NOMEM, "out of memory normalizing text"); }
 
+/* Sequence items through the generic list parser. */
+static cf_status parse_item(const cJSON *j, void *item, cf_error *err) { return cf_normalizer_parse(j, item, err); }
+static void free_item(void *item) { cf_normalizer_free(item); }
+
 /* ------------------------------------------------------------ char-wise edits */
 
 /* NormalizedString::filter: removed chars are folded into the kept char before them. */
@@ -50,68 +54,52 @@ static cf_status filter(cf_normalized *ns, bool (*drop)(uint32_t), cf_error *err
 
 static bool is_bert_removed(uint32_t c) { return c == 0 || c == 0xFFFD || cf_uc_is_control(c); }
 
+/* Each char through `map`, which writes what it becomes (up to 3 chars: the first takes its
+ * place, the rest are inserted after it) and returns their count. */
+static cf_status map_chars(cf_normalized *ns, int (*map)(uint32_t, uint32_t[3]), cf_error *err)
+{
+    cf_norm_changes ch = {0};
+    bool changed = false, ok = true;
+    for (size_t i = 0; i < ns->len && ok;) {
+        size_t n;
+        uint32_t c = cf_utf8_decode(ns->text + i, &n);
+        i += n;
+        uint32_t out[3];
+        int k = map(c, out);
+        changed |= k != 1 || out[0] != c;
+        for (int j = 0; j < k && ok; j++)
+            ok = cf_norm_changes_push(&ch, out[j], j > 0);
+    }
+    cf_status st = !ok ? oom(err) : changed ? cf_normalized_transform(ns, &ch, 0, err) : CF_OK;
+    cf_norm_changes_free(&ch);
+    return st;
+}
+
+/* BertNormalizer clean_text: whitespace becomes ' ' (one char for one, so one-byte whitespace
+ * keeps its alignment; multi-byte ones go through a transformation). */
+static int bert_space(uint32_t c, uint32_t out[3])
+{
+    out[0] = cf_uc_is_whitespace(c) ? ' ' : c;
+    return 1;
+}
+
 static cf_status bert_clean_text(cf_normalized *ns, cf_error *err)
 {
     CF_TRY(filter(ns, is_bert_removed, err));
-    /* map whitespace to ' ' in place: both are single chars, so alignments are unchanged
-     * for one-byte whitespace; multi-byte ones go through a transformation. */
-    cf_norm_changes ch = {0};
-    bool changed = false;
-    for (size_t i = 0; i < ns->len;) {
-        size_t n;
-        uint32_t c = cf_utf8_decode(ns->text + i, &n);
-        i += n;
-        uint32_t m = cf_uc_is_whitespace(c) ? ' ' : c;
-        changed |= m != c;
-        if (!cf_norm_changes_push(&ch, m, 0)) {
-            cf_norm_changes_free(&ch);
-            return oom(err);
-        }
-    }
-    cf_status st = changed ? cf_normalized_transform(ns, &ch, 0, err) : CF_OK;
-    cf_norm_changes_free(&ch);
-    return st;
+    return map_chars(ns, bert_space, err);
 }
 
-static cf_status bert_chinese_chars(cf_normalized *ns, cf_error *err)
+/* BertNormalizer handle_chinese_chars: a space on each side of every CJK char. */
+static int bert_pad_cjk(uint32_t c, uint32_t out[3])
 {
-    cf_norm_changes ch = {0};
-    bool changed = false, ok = true;
-    for (size_t i = 0; i < ns->len && ok;) {
-        size_t n;
-        uint32_t c = cf_utf8_decode(ns->text + i, &n);
-        i += n;
-        if (cf_uc_is_cjk(c)) {
-            changed = true;
-            ok = cf_norm_changes_push(&ch, ' ', 0) && cf_norm_changes_push(&ch, c, 1) &&
-                 cf_norm_changes_push(&ch, ' ', 1);
-        } else {
-            ok = cf_norm_changes_push(&ch, c, 0);
-        }
+    if (!cf_uc_is_cjk(c)) {
+        out[0] = c;
+        return 1;
     }
-    cf_status st = !ok ? oom(err) : changed ? cf_normalized_transform(ns, &ch, 0, err) : CF_OK;
-    cf_norm_changes_free(&ch);
-    return st;
-}
-
-/* Each char through a case mapping (one char may become several). */
-static cf_status case_map(cf_normalized *ns, int (*map)(uint32_t, uint32_t[3]), cf_error *err)
-{
-    cf_norm_changes ch = {0};
-    bool changed = false, ok = true;
-    for (size_t i = 0; i < ns->len && ok;) {
-        size_t n;
-        uint32_t c = cf_utf8_decode(ns->text + i, &n);
-        i += n;
-        uint32_t low[3];
-        int k = map(c, low);
-        changed |= k != 1 || low[0] != c;
-        for (int j = 0; j < k && ok; j++)
-            ok = cf_norm_changes_push(&ch, low[j], j > 0);
-    }
-    cf_status st = !ok ? oom(err) : changed ? cf_normalized_transform(ns, &ch, 0, err) : CF_OK;
-    cf_norm_changes_free(&ch);
-    return st;
+    out[0] = ' ';
+    out[1] = c;
+    out[2] = ' ';
+    return 3;
 }
 
 /* ------------------------------------------------------------ Unicode normal forms */
@@ -227,38 +215,19 @@ static cf_status apply_compose(cf_normalized *ns, bool compat, cf_error *err)
 
 static cf_status strip(cf_normalized *ns, bool left, bool right, cf_error *err)
 {
-    size_t lead = 0, trail = 0, nchars = 0;
-    size_t i = 0;
-    bool in_lead = true;
-    size_t trail_run = 0;
-    while (i < ns->len) {
-        size_t n;
-        uint32_t c = cf_utf8_decode(ns->text + i, &n);
-        i += n;
-        nchars++;
-        bool ws = cf_uc_is_whitespace(c);
-        if (in_lead && ws)
-            lead++;
-        else
-            in_lead = false;
-        trail_run = ws ? trail_run + 1 : 0;
-    }
-    trail = trail_run;
+    size_t nchars, lead, trail;
+    cf_uc_edge_runs(ns->text, ns->len, cf_uc_is_whitespace, &nchars, &lead, &trail);
     if (!left)
         lead = 0;
     if (!right)
         trail = 0;
-    if (lead + trail >= nchars) {
-        if (lead == 0 && trail == 0)
-            return CF_OK;
-    }
     if (lead == 0 && trail == 0)
         return CF_OK;
     /* Keep chars [lead, nchars - trail): the last kept char absorbs the trailing removal. */
     cf_norm_changes ch = {0};
     size_t idx = 0;
     bool ok = true;
-    for (i = 0; i < ns->len && ok; idx++) {
+    for (size_t i = 0; i < ns->len && ok; idx++) {
         size_t n;
         uint32_t c = cf_utf8_decode(ns->text + i, &n);
         i += n;
@@ -285,28 +254,25 @@ cf_status cf_normalizer_apply(const cf_normalizer *nz, cf_normalized *ns, cf_err
         if (nz->clean_text)
             CF_TRY(bert_clean_text(ns, err));
         if (nz->handle_chinese_chars)
-            CF_TRY(bert_chinese_chars(ns, err));
+            CF_TRY(map_chars(ns, bert_pad_cjk, err));
         bool strip_accents = nz->strip_accents < 0 ? nz->lowercase : nz->strip_accents;
         if (strip_accents) {
             CF_TRY(apply_decompose(ns, false, err));
             CF_TRY(filter(ns, is_mn, err));
         }
         if (nz->lowercase)
-            CF_TRY(case_map(ns, cf_uc_lower, err));
+            CF_TRY(map_chars(ns, cf_uc_lower, err));
         return CF_OK;
     }
     case CF_NORM_NFC:
-        return apply_compose(ns, false, err);
     case CF_NORM_NFKC:
-        return apply_compose(ns, true, err);
+        return apply_compose(ns, nz->kind == CF_NORM_NFKC, err);
     case CF_NORM_NFD:
-        return apply_decompose(ns, false, err);
     case CF_NORM_NFKD:
-        return apply_decompose(ns, true, err);
+        return apply_decompose(ns, nz->kind == CF_NORM_NFKD, err);
     case CF_NORM_LOWERCASE:
-        return case_map(ns, cf_uc_lower, err);
     case CF_NORM_UPPERCASE:
-        return case_map(ns, cf_uc_upper, err);
+        return map_chars(ns, nz->kind == CF_NORM_LOWERCASE ? cf_uc_lower : cf_uc_upper, err);
     case CF_NORM_STRIP_ACCENTS:
         return filter(ns, is_mn, err);
     case CF_NORM_REPLACE:
@@ -355,19 +321,8 @@ cf_status cf_normalizer_parse(const cJSON *j, cf_normalizer *out, cf_error *err)
     const char *w = type;
     if (!strcmp(type, "Sequence")) {
         out->kind = CF_NORM_SEQUENCE;
-        const cJSON *arr = NULL;
-        CF_TRY(cf_json_array(j, "normalizers", w, &arr, err));
-        size_t n = arr ? (size_t)cJSON_GetArraySize(arr) : 0;
-        out->items = calloc(n ? n : 1, sizeof *out->items);
-        if (!out->items)
-            return oom(err);
-        const cJSON *it;
-        cJSON_ArrayForEach(it, arr)
-        {
-            /* counted first: a half-parsed item is freed with the rest */
-            CF_TRY(cf_normalizer_parse(it, &out->items[out->n_items++], err));
-        }
-        return CF_OK;
+        return cf_json_sequence_parse(j, "normalizers", w, sizeof *out->items, parse_item, (void **)&out->items,
+                                      &out->n_items, err);
     }
     if (!strcmp(type, "BertNormalizer")) {
         out->kind = CF_NORM_BERT;
@@ -451,9 +406,7 @@ cf_status cf_normalizer_parse(const cJSON *j, cf_normalizer *out, cf_error *err)
 
 void cf_normalizer_free(cf_normalizer *n)
 {
-    for (size_t i = 0; i < n->n_items; i++)
-        cf_normalizer_free(&n->items[i]);
-    free(n->items);
+    cf_json_sequence_free(n->items, n->n_items, sizeof *n->items, free_item);
     cf_regex_free(n->pattern);
     free(n->content);
 #ifdef CF_HAVE_PRECOMPILED

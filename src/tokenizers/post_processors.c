@@ -7,6 +7,10 @@
 
 static cf_status oom(cf_error *err) { return cf_fail(err, CF_ERR_NOMEM, "out of memory adding special tokens"); }
 
+/* Sequence items through the generic list parser. */
+static cf_status parse_item(const cJSON *j, void *item, cf_error *err) { return cf_post_parse(j, item, err); }
+static void free_item(void *item) { cf_post_free(item); }
+
 /* ------------------------------------------------------------ byte-level offset trimming */
 
 static bool is_space_char(uint32_t c) { return c == 0x120 || cf_uc_is_whitespace(c); }
@@ -16,22 +20,8 @@ static void trim_offsets(cf_enc *e, bool add_prefix_space)
 {
     for (size_t i = 0; i < e->n; i++) {
         const char *t = e->tokens[i];
-        size_t len = strlen(t), lead = 0, trail = 0, nchars = 0;
-        bool in_lead = true;
-        size_t run = 0;
-        for (size_t k = 0; k < len;) {
-            size_t n;
-            uint32_t c = cf_utf8_decode(t + k, &n);
-            k += n;
-            nchars++;
-            bool sp = is_space_char(c);
-            if (in_lead && sp)
-                lead++;
-            else
-                in_lead = false;
-            run = sp ? run + 1 : 0;
-        }
-        trail = run;
+        size_t nchars, lead, trail;
+        cf_uc_edge_runs(t, strlen(t), is_space_char, &nchars, &lead, &trail);
         if (lead == 0 && trail == 0)
             continue;
         int64_t *o = e->offsets[i];
@@ -372,19 +362,8 @@ cf_status cf_post_parse(const cJSON *j, cf_post *out, cf_error *err)
     const char *w = type;
     if (!strcmp(type, "Sequence")) {
         out->kind = CF_POST_SEQUENCE;
-        const cJSON *arr = NULL;
-        CF_TRY(cf_json_array(j, "processors", w, &arr, err));
-        size_t n = arr ? (size_t)cJSON_GetArraySize(arr) : 0;
-        out->items = calloc(n ? n : 1, sizeof *out->items);
-        if (!out->items)
-            return oom(err);
-        const cJSON *it;
-        cJSON_ArrayForEach(it, arr)
-        {
-            /* counted first: a half-parsed item is freed with the rest */
-            CF_TRY(cf_post_parse(it, &out->items[out->n_items++], err));
-        }
-        return CF_OK;
+        return cf_json_sequence_parse(j, "processors", w, sizeof *out->items, parse_item, (void **)&out->items,
+                                      &out->n_items, err);
     }
     if (!strcmp(type, "BertProcessing") || !strcmp(type, "RobertaProcessing")) {
         bool roberta = type[0] == 'R';
@@ -458,9 +437,7 @@ cf_status cf_post_parse(const cJSON *j, cf_post *out, cf_error *err)
 
 void cf_post_free(cf_post *p)
 {
-    for (size_t i = 0; i < p->n_items; i++)
-        cf_post_free(&p->items[i]);
-    free(p->items);
+    cf_json_sequence_free(p->items, p->n_items, sizeof *p->items, free_item);
     free(p->sep);
     free(p->cls);
     for (size_t i = 0; i < p->n_single; i++)

@@ -6,6 +6,10 @@
 
 static cf_status oom(cf_error *err) { return cf_fail(err, CF_ERR_NOMEM, "out of memory pre-tokenizing text"); }
 
+/* Sequence items through the generic list parser. */
+static cf_status parse_item(const cJSON *j, void *item, cf_error *err) { return cf_pretokenizer_parse(j, item, err); }
+static void free_item(void *item) { cf_pretokenizer_free(item); }
+
 /* ------------------------------------------------------------ byte-level alphabet */
 
 static uint32_t byte_chars[256];
@@ -307,19 +311,8 @@ cf_status cf_pretokenizer_parse(const cJSON *j, cf_pretokenizer *out, cf_error *
     const char *w = type;
     if (!strcmp(type, "Sequence")) {
         out->kind = CF_PRE_SEQUENCE;
-        const cJSON *arr = NULL;
-        CF_TRY(cf_json_array(j, "pretokenizers", w, &arr, err));
-        size_t n = arr ? (size_t)cJSON_GetArraySize(arr) : 0;
-        out->items = calloc(n ? n : 1, sizeof *out->items);
-        if (!out->items)
-            return oom(err);
-        const cJSON *it;
-        cJSON_ArrayForEach(it, arr)
-        {
-            /* counted first: a half-parsed item is freed with the rest */
-            CF_TRY(cf_pretokenizer_parse(it, &out->items[out->n_items++], err));
-        }
-        return CF_OK;
+        return cf_json_sequence_parse(j, "pretokenizers", w, sizeof *out->items, parse_item, (void **)&out->items,
+                                      &out->n_items, err);
     }
     if (!strcmp(type, "BertPreTokenizer")) {
         out->kind = CF_PRE_BERT;
@@ -381,9 +374,7 @@ cf_status cf_pretokenizer_parse(const cJSON *j, cf_pretokenizer *out, cf_error *
 
 void cf_pretokenizer_free(cf_pretokenizer *pt)
 {
-    for (size_t i = 0; i < pt->n_items; i++)
-        cf_pretokenizer_free(&pt->items[i]);
-    free(pt->items);
+    cf_json_sequence_free(pt->items, pt->n_items, sizeof *pt->items, free_item);
     cf_regex_free(pt->regex);
     memset(pt, 0, sizeof *pt);
 }

@@ -3,32 +3,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tokenizers/grow.h"
 #include "tokenizers/tokenizer_internal.h"
 
 bool cf_toks_push(cf_toks *t, int64_t id, size_t start, size_t end)
 {
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        cf_tok *v = realloc(t->v, cap * sizeof *v);
-        if (!v)
-            return false;
-        t->v = v;
-        t->cap = cap;
-    }
+    cf_tok *v = cf_grow_for_one(t->v, t->n, &t->cap, sizeof *v, 16);
+    if (!v)
+        return false;
+    t->v = v;
     t->v[t->n++] = (cf_tok){id, (uint32_t)start, (uint32_t)end, 0};
     return true;
 }
 
 bool cf_matches_push(cf_matches *m, size_t start, size_t end, bool is_match)
 {
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 16;
-        cf_match *v = realloc(m->v, cap * sizeof *v);
-        if (!v)
-            return false;
-        m->v = v;
-        m->cap = cap;
-    }
+    cf_match *v = cf_grow_for_one(m->v, m->n, &m->cap, sizeof *v, 16);
+    if (!v)
+        return false;
+    m->v = v;
     m->v[m->n++] = (cf_match){start, end, is_match};
     return true;
 }
@@ -79,16 +72,12 @@ cf_status cf_matches_by_regex(const cf_regex *re, const char *s, size_t len, cf_
 
 cf_status cf_pretokenized_push(cf_pretokenized *p, cf_normalized *ns, cf_error *err)
 {
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 16;
-        cf_split *v = realloc(p->v, cap * sizeof *v);
-        if (!v) {
-            cf_normalized_free(ns);
-            return cf_fail(err, CF_ERR_NOMEM, "out of memory splitting text");
-        }
-        p->v = v;
-        p->cap = cap;
+    cf_split *v = cf_grow_for_one(p->v, p->n, &p->cap, sizeof *v, 16);
+    if (!v) {
+        cf_normalized_free(ns);
+        return cf_fail(err, CF_ERR_NOMEM, "out of memory splitting text");
     }
+    p->v = v;
     p->v[p->n++] = (cf_split){*ns, false, false, NULL, {0}, 0};
     memset(ns, 0, sizeof *ns);
     return CF_OK;
@@ -118,20 +107,13 @@ static void regroup(cf_matches *m, cf_split_behavior behavior, bool *remove)
     case CF_SPLIT_ISOLATED:
         break;
     case CF_SPLIT_CONTIGUOUS:
-        for (size_t i = 0; i < m->n; i++) {
-            bool is_match = m->v[i].is_match;
-            if (is_match == prev_match && w > 0)
-                m->v[w - 1].end = m->v[i].end;
-            else
-                m->v[w++] = m->v[i];
-            prev_match = is_match;
-        }
-        m->n = w;
-        break;
     case CF_SPLIT_MERGED_WITH_PREVIOUS:
+        /* A piece joins the one before it: Contiguous, when both are (or both are not)
+         * matches; MergedWithPrevious, when it is a match that follows a non-match. */
         for (size_t i = 0; i < m->n; i++) {
             bool is_match = m->v[i].is_match;
-            if (is_match && !prev_match && w > 0)
+            bool joins = behavior == CF_SPLIT_CONTIGUOUS ? is_match == prev_match : is_match && !prev_match;
+            if (joins && w > 0)
                 m->v[w - 1].end = m->v[i].end;
             else
                 m->v[w++] = m->v[i];

@@ -128,15 +128,6 @@ cf_status cf_tokenizer_from_json(const cJSON *doc, const char *where, cf_tokeniz
     return CF_OK;
 }
 
-/* A special token given as "text" or as {"content": "text", ...}. */
-static const char *token_text(const cJSON *v)
-{
-    if (cJSON_IsString(v))
-        return v->valuestring;
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(v, "content");
-    return cJSON_IsString(c) ? c->valuestring : NULL;
-}
-
 static cf_status read_json_if_present(const char *dir, const char *name, cJSON **out, cf_error *err)
 {
     *out = NULL;
@@ -168,9 +159,9 @@ cf_status cf_tokenizer_read_config(cf_tokenizer *tok, const char *dir, cf_error 
     char **slots[] = {&tok->roles.bos, &tok->roles.eos, &tok->roles.pad, &tok->roles.mask,
                       &tok->roles.cls, &tok->roles.sep, &tok->roles.unk};
     for (size_t i = 0; i < 7; i++) {
-        const char *v = token_text(cJSON_GetObjectItemCaseSensitive(map, names[i]));
+        const char *v = cf_json_token_text(cJSON_GetObjectItemCaseSensitive(map, names[i]));
         if (!v)
-            v = token_text(cJSON_GetObjectItemCaseSensitive(cfg, names[i]));
+            v = cf_json_token_text(cJSON_GetObjectItemCaseSensitive(cfg, names[i]));
         if (v && !(*slots[i] = strdup(v)))
             st = oom(err);
     }

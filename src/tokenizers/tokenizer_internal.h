@@ -23,8 +23,22 @@ cf_status cf_json_string(const cJSON *obj, const char *key, const char *where, c
 cf_status cf_json_bool(const cJSON *obj, const char *key, const char *where, bool *out, cf_error *err);
 cf_status cf_json_int(const cJSON *obj, const char *key, const char *where, int64_t *out, cf_error *err);
 cf_status cf_json_array(const cJSON *obj, const char *key, const char *where, const cJSON **out, cf_error *err);
+/* A token given as "text" or as {"content": "text", ...}; NULL when neither. */
+const char *cf_json_token_text(const cJSON *v);
 /* The "type" string of a component object, or an error naming `where`. */
 cf_status cf_json_type(const cJSON *obj, const char *where, const char **type, cf_error *err);
+
+/* A "Sequence" component (of normalizers, pre-tokenizers, processors or decoders) holds a list
+ * of its own kind; these callbacks parse one item into a zeroed slot, or free one. */
+typedef cf_status (*cf_json_item_parse)(const cJSON *j, void *item, cf_error *err);
+typedef void (*cf_json_item_free)(void *item);
+/* Parse the optional array `key` of the Sequence `where` into a new array of `item_size`-byte
+ * items (never NULL, even when empty). *items and *n_items are set before each item is parsed,
+ * and a half-parsed item is already counted, so on failure the caller frees them as usual. */
+cf_status cf_json_sequence_parse(const cJSON *obj, const char *key, const char *where, size_t item_size,
+                                 cf_json_item_parse parse, void **items, size_t *n_items, cf_error *err);
+/* Free the n_items items of `items` and the array itself. */
+void cf_json_sequence_free(void *items, size_t n_items, size_t item_size, cf_json_item_free free_item);
 
 /* ------------------------------------------------------------ Unicode classes (Rust semantics) */
 
@@ -35,6 +49,10 @@ bool cf_uc_is_punctuation(uint32_t c);  /* ASCII punctuation or a P* category */
 bool cf_uc_is_control(uint32_t c);      /* Cc/Cf/Cn/Co/Cs except \t \n \r */
 bool cf_uc_is_mark_nonspacing(uint32_t c);
 bool cf_uc_is_cjk(uint32_t c);
+/* The chars of s[0, len): how many, and how many of them in a row at the start and at the end
+ * satisfy `pred` (when all do, both runs are the whole string). */
+void cf_uc_edge_runs(const char *s, size_t len, bool (*pred)(uint32_t), size_t *nchars, size_t *lead,
+                     size_t *trail);
 /* Full lowercase mapping as Rust's char::to_lowercase (up to 3 chars); returns the count. */
 int cf_uc_lower(uint32_t c, uint32_t out[3]);
 /* Uppercase mapping (utf8proc's simple mapping, one char); returns the count. */

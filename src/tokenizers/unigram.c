@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "tokenizers/grow.h"
 #include "tokenizers/normalized.h"
 
 #define UNK_PENALTY 10.0
@@ -330,14 +331,10 @@ typedef struct token_list {
 
 static bool push_token(token_list *l, int64_t id, size_t start, size_t end)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        cf_unigram_token *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return false;
-        l->v = v;
-        l->cap = cap;
-    }
+    cf_unigram_token *v = cf_grow_for_one(l->v, l->n, &l->cap, sizeof *v, 16);
+    if (!v)
+        return false;
+    l->v = v;
     l->v[l->n++] = (cf_unigram_token){id, start, end};
     return true;
 }

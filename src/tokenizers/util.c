@@ -55,6 +55,14 @@ cf_status cf_json_array(const cJSON *obj, const char *key, const char *where, co
     return CF_OK;
 }
 
+const char *cf_json_token_text(const cJSON *v)
+{
+    if (cJSON_IsString(v))
+        return v->valuestring;
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(v, "content");
+    return cJSON_IsString(c) ? c->valuestring : NULL;
+}
+
 cf_status cf_json_type(const cJSON *obj, const char *where, const char **type, cf_error *err)
 {
     if (!cJSON_IsObject(obj))
@@ -64,6 +72,33 @@ cf_status cf_json_type(const cJSON *obj, const char *where, const char **type, c
         return cf_fail(err, CF_ERR_FORMAT, "%s has no \"type\" string", where);
     *type = t->valuestring;
     return CF_OK;
+}
+
+cf_status cf_json_sequence_parse(const cJSON *obj, const char *key, const char *where, size_t item_size,
+                                 cf_json_item_parse parse, void **items, size_t *n_items, cf_error *err)
+{
+    const cJSON *arr = NULL;
+    CF_TRY(cf_json_array(obj, key, where, &arr, err));
+    size_t n = arr ? (size_t)cJSON_GetArraySize(arr) : 0;
+    unsigned char *v = calloc(n ? n : 1, item_size);
+    if (!v)
+        return cf_fail(err, CF_ERR_NOMEM, "%s: out of memory reading \"%s\"", where, key);
+    *items = v;
+    *n_items = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr)
+    {
+        /* counted first: a half-parsed item is freed with the rest */
+        CF_TRY(parse(it, v + item_size * (*n_items)++, err));
+    }
+    return CF_OK;
+}
+
+void cf_json_sequence_free(void *items, size_t n_items, size_t item_size, cf_json_item_free free_item)
+{
+    for (size_t i = 0; i < n_items; i++)
+        free_item((unsigned char *)items + item_size * i);
+    free(items);
 }
 
 /* ------------------------------------------------------------ Unicode */
@@ -121,6 +156,24 @@ bool cf_uc_is_cjk(uint32_t c)
     return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) ||
            (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B820 && c <= 0x2CEAF) ||
            (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
+}
+
+void cf_uc_edge_runs(const char *s, size_t len, bool (*pred)(uint32_t), size_t *nchars, size_t *lead,
+                     size_t *trail)
+{
+    bool in_lead = true;
+    *nchars = *lead = *trail = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n;
+        bool match = pred(cf_utf8_decode(s + i, &n));
+        i += n;
+        ++*nchars;
+        if (in_lead && match)
+            ++*lead;
+        else
+            in_lead = false;
+        *trail = match ? *trail + 1 : 0;
+    }
 }
 
 int cf_uc_lower(uint32_t c, uint32_t out[3])
