@@ -41,9 +41,9 @@ static void bart_free(void *p)
     bart *w = p;
     if (!w)
         return;
-    for (int i = 0; w->enc && i < w->spec.enc_layers; i++)
+    for (int i = 0; w->enc && i < w->spec.stacks.enc_layers; i++)
         cf_encoder_layer_free(&w->enc[i]);
-    for (int i = 0; w->dec && i < w->spec.dec_layers; i++)
+    for (int i = 0; w->dec && i < w->spec.stacks.dec_layers; i++)
         cf_decoder_layer_free(&w->dec[i]);
     free(w->enc);
     free(w->dec);
@@ -82,23 +82,13 @@ static cf_status heads_divide(const cf_config *c, const char *key, int64_t d, in
 
 cf_status cf_bart_read_config(const cf_config *c, cf_bart_spec *spec, cf_seq2seq *m, cf_error *err)
 {
-    int64_t v;
     CF_TRY(cf_config_int_in(c, "d_model", 1, 1 << 16, &spec->d, err));
     CF_TRY(cf_config_int_in(c, "vocab_size", 1, 1 << 24, &spec->enc_vocab, err));
     spec->dec_vocab = spec->enc_vocab;
     CF_TRY(cf_config_int_in(c, "max_position_embeddings", 1, 1 << 20, &spec->max_positions, err));
-    CF_TRY(cf_config_int_in(c, "encoder_ffn_dim", 1, 1 << 20, &spec->enc_ffn, err));
-    CF_TRY(cf_config_int_in(c, "decoder_ffn_dim", 1, 1 << 20, &spec->dec_ffn, err));
-    CF_TRY(cf_config_int_in(c, "encoder_layers", 1, 1000, &v, err));
-    spec->enc_layers = (int)v;
-    CF_TRY(cf_config_int_in(c, "decoder_layers", 1, 1000, &v, err));
-    spec->dec_layers = (int)v;
-    CF_TRY(cf_config_int_in(c, "encoder_attention_heads", 1, spec->d, &v, err));
-    spec->enc_heads = (int)v;
-    CF_TRY(cf_config_int_in(c, "decoder_attention_heads", 1, spec->d, &v, err));
-    spec->dec_heads = (int)v;
-    CF_TRY(heads_divide(c, "encoder_attention_heads", spec->d, spec->enc_heads, err));
-    CF_TRY(heads_divide(c, "decoder_attention_heads", spec->d, spec->dec_heads, err));
+    CF_TRY(cf_seq2seq_read_stacks(c, spec->d, &spec->stacks, err));
+    CF_TRY(heads_divide(c, "encoder_attention_heads", spec->d, spec->stacks.enc_heads, err));
+    CF_TRY(heads_divide(c, "decoder_attention_heads", spec->d, spec->stacks.dec_heads, err));
     if (cf_config_has(c, "is_encoder_decoder") && !cf_config_bool(c, "is_encoder_decoder", true))
         return cf_fail(err, CF_ERR_UNSUPPORTED, "%s: \"is_encoder_decoder\": false is not supported", c->path);
     spec->embed_scale = cf_config_bool(c, "scale_embedding", false) ? sqrtf((float)spec->d) : 1.0f;
@@ -177,11 +167,12 @@ static cf_status load_encoder_layer(bart *w, int i, cf_error *err)
                                   name_of(w, k, sizeof k, "encoder.layers.%d.self_attn.k_proj", i),
                                   name_of(w, v, sizeof v, "encoder.layers.%d.self_attn.v_proj", i),
                                   name_of(w, o, sizeof o, "encoder.layers.%d.self_attn.out_proj", i), s->d,
-                                  s->enc_heads, err));
+                                  s->stacks.enc_heads, err));
     CF_TRY(cf_norm_load_layer(&l->attn_norm, w->st, name_of(w, q, sizeof q, "encoder.layers.%d.self_attn_layer_norm", i),
                               s->d, k_eps, err));
     CF_TRY(cf_ffn_load(&l->ffn, w->st, name_of(w, up, sizeof up, "encoder.layers.%d.fc1", i),
-                       name_of(w, down, sizeof down, "encoder.layers.%d.fc2", i), s->d, s->enc_ffn, s->act, err));
+                       name_of(w, down, sizeof down, "encoder.layers.%d.fc2", i), s->d, s->stacks.enc_ffn, s->act,
+                       err));
     return cf_norm_load_layer(&l->ffn_norm, w->st, name_of(w, q, sizeof q, "encoder.layers.%d.final_layer_norm", i),
                               s->d, k_eps, err);
 }
@@ -189,15 +180,15 @@ static cf_status load_encoder_layer(bart *w, int i, cf_error *err)
 static cf_status load_layers(bart *w, cf_error *err)
 {
     const cf_bart_spec *s = &w->spec;
-    w->enc = calloc((size_t)s->enc_layers, sizeof *w->enc);
-    w->dec = calloc((size_t)s->dec_layers, sizeof *w->dec);
+    w->enc = calloc((size_t)s->stacks.enc_layers, sizeof *w->enc);
+    w->dec = calloc((size_t)s->stacks.dec_layers, sizeof *w->dec);
     if (!w->enc || !w->dec)
         return cf_fail(err, CF_ERR_NOMEM, "%s: out of memory for the layers", s->name);
-    for (int i = 0; i < s->enc_layers; i++)
+    for (int i = 0; i < s->stacks.enc_layers; i++)
         CF_TRY(load_encoder_layer(w, i, err));
-    cf_decoder_layer_spec ds = {.hidden = s->d, .ffn_dim = s->dec_ffn, .n_heads = s->dec_heads, .act = s->act,
-                                .eps = k_eps, .k_bias = true};
-    for (int i = 0; i < s->dec_layers; i++) {
+    cf_decoder_layer_spec ds = {.hidden = s->d, .ffn_dim = s->stacks.dec_ffn, .n_heads = s->stacks.dec_heads,
+                                .act = s->act, .eps = k_eps, .k_bias = true};
+    for (int i = 0; i < s->stacks.dec_layers; i++) {
         char p[300];
         CF_TRY(cf_decoder_layer_load(&w->dec[i], w->st, name_of(w, p, sizeof p, "decoder.layers.%d", i), &ds, err));
     }
@@ -231,14 +222,14 @@ static size_t floats_bytes(int64_t n)
 static size_t cross_floats(const void *p, int64_t len)
 {
     const bart *w = p;
-    return (size_t)w->spec.dec_layers * 2 * (size_t)(len * w->spec.d);
+    return (size_t)w->spec.stacks.dec_layers * 2 * (size_t)(len * w->spec.d);
 }
 
 static size_t encode_bytes(const void *p, int64_t len)
 {
     const bart *w = p;
     size_t layer = 0;
-    for (int i = 0; i < w->spec.enc_layers; i++) {
+    for (int i = 0; i < w->spec.stacks.enc_layers; i++) {
         size_t s = cf_encoder_layer_scratch_bytes(&w->enc[i], len);
         layer = s > layer ? s : layer;
     }
@@ -249,22 +240,12 @@ static size_t decode_bytes(const void *p, int64_t rows)
 {
     const bart *w = p;
     size_t layer = 0;
-    for (int i = 0; i < w->spec.dec_layers; i++) {
+    for (int i = 0; i < w->spec.stacks.dec_layers; i++) {
         size_t s = cf_decoder_layer_scratch_bytes(&w->dec[i], rows);
         layer = s > layer ? s : layer;
     }
     size_t memory = ((size_t)rows * sizeof(cf_cross_memory) + CF_ARENA_ALIGN - 1) & ~(size_t)(CF_ARENA_ALIGN - 1);
     return 2 * floats_bytes(rows * w->spec.d) + memory + layer + 4 * CF_ARENA_ALIGN;
-}
-
-static void emit(cf_seq2seq_tensor_fn fn, void *ctx, const char *prefix, int i, const float *x, int64_t rows,
-                 int64_t cols)
-{
-    if (!fn)
-        return;
-    char name[64];
-    snprintf(name, sizeof name, "%s.%d", prefix, i);
-    fn(ctx, name, x, rows, cols);
 }
 
 /* x = [layernorm_embedding](tokens[ids] * embed_scale + positions); tmp is scratch of the same size. */
@@ -290,10 +271,10 @@ static void encode(const void *p, const int64_t *ids, int64_t len, float *out, c
     size_t mark = cf_arena_mark(a);
     float *tmp = cf_arena_floats(a, (size_t)(len * w->spec.d));
     embed(w, w->enc_tok, w->enc_pos, ids, 1, len, 0, &w->enc_ln_emb, tmp, out);
-    emit(fn, ctx, "encoder_hidden_states", 0, out, len, w->spec.d);
-    for (int i = 0; i < w->spec.enc_layers; i++) {
+    cf_seq2seq_emit(fn, ctx, "encoder_hidden_states", 0, out, len, w->spec.d);
+    for (int i = 0; i < w->spec.stacks.enc_layers; i++) {
         cf_encoder_layer_forward(&w->enc[i], out, 1, len, NULL, a);
-        emit(fn, ctx, "encoder_hidden_states", i + 1, out, len, w->spec.d);
+        cf_seq2seq_emit(fn, ctx, "encoder_hidden_states", i + 1, out, len, w->spec.d);
     }
     cf_arena_rewind(a, mark);
 }
@@ -302,7 +283,7 @@ static void project_cross(const void *p, const float *enc, int64_t len, float *c
 {
     const bart *w = p;
     size_t per = (size_t)(len * w->spec.d);
-    for (int l = 0; l < w->spec.dec_layers; l++)
+    for (int l = 0; l < w->spec.stacks.dec_layers; l++)
         cf_decoder_layer_project_memory(&w->dec[l], enc, len, cross + 2 * l * per, cross + (2 * l + 1) * per);
 }
 
@@ -314,15 +295,15 @@ static void decode(const void *p, const cf_seq2seq_batch *b, cf_arena *a)
     float *x = cf_arena_floats(a, (size_t)(R * d)), *tmp = cf_arena_floats(a, (size_t)(R * d));
     cf_cross_memory *memory = cf_arena_alloc(a, (size_t)b->n_seqs * sizeof *memory);
     embed(w, w->dec_tok, w->dec_pos, b->ids, b->n_seqs, b->T, b->kv->len, &w->dec_ln_emb, tmp, x);
-    emit(b->fn, b->ctx, "decoder_hidden_states", 0, x, R, d);
-    for (int l = 0; l < w->spec.dec_layers; l++) {
+    cf_seq2seq_emit(b->fn, b->ctx, "decoder_hidden_states", 0, x, R, d);
+    for (int l = 0; l < w->spec.stacks.dec_layers; l++) {
         for (int64_t s = 0; s < b->n_seqs; s++) {
             size_t per = (size_t)(b->enc_lens[s] * d);
             memory[s] = (cf_cross_memory){.k = b->cross[s] + 2 * l * per, .v = b->cross[s] + (2 * l + 1) * per,
                                           .n = b->enc_lens[s]};
         }
         cf_decoder_layer_forward(&w->dec[l], l, b->kv, b->seqs, b->n_seqs, b->T, memory, x, a);
-        emit(b->fn, b->ctx, "decoder_hidden_states", l + 1, x, R, d);
+        cf_seq2seq_emit(b->fn, b->ctx, "decoder_hidden_states", l + 1, x, R, d);
     }
     if (b->last_hidden)
         memcpy(b->last_hidden, x, (size_t)(R * d) * sizeof(float));
@@ -358,7 +339,7 @@ cf_status cf_bart_layout_load(cf_safetensors *st, bool owns_st, const cf_bart_sp
     }
     m->weights = w;
     m->free_weights = bart_free;
-    m->arch = (cf_seq2seq_arch){.name = spec->name, .dec_layers = spec->dec_layers, .hidden = spec->d,
+    m->arch = (cf_seq2seq_arch){.name = spec->name, .dec_layers = spec->stacks.dec_layers, .hidden = spec->d,
                                 .enc_vocab = spec->enc_vocab, .dec_vocab = spec->dec_vocab,
                                 .max_source = spec->max_positions, .max_target = spec->max_positions,
                                 .cross_floats = cross_floats, .encode_bytes = encode_bytes,
@@ -583,7 +564,7 @@ cf_status cf_bart_encoder_load(cf_encoder *m, const cf_config *cfg, cf_error *er
     m->hidden = e->c->model.arch.hidden;
     m->n_labels = e->c->n_labels;
     m->vocab = e->c->model.arch.enc_vocab;
-    m->n_layers = ((const bart *)e->c->model.weights)->spec.enc_layers;
+    m->n_layers = ((const bart *)e->c->model.weights)->spec.stacks.enc_layers;
     m->delegate = (cf_encoder_delegate){.model = e, .forward = bart_encoder_forward, .free = bart_encoder_free,
                                         .max_tokens = e->c->model.arch.max_source};
     return CF_OK;

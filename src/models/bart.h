@@ -22,8 +22,8 @@ typedef enum cf_bart_positions {
 
 typedef struct cf_bart_spec {
     const char *name;
-    int64_t d, enc_vocab, dec_vocab, max_positions, enc_ffn, dec_ffn;
-    int enc_layers, dec_layers, enc_heads, dec_heads;
+    int64_t d, enc_vocab, dec_vocab, max_positions;
+    cf_seq2seq_stacks stacks;
     cf_activation act;
     float embed_scale;
     cf_bart_positions positions;

@@ -7,14 +7,10 @@
 #include "models/encoder_impl.h"
 
 static const cf_encoder_layer_names k_bert_layer = {
-    .q = "%sencoder.layer.%d.attention.self.query",
-    .k = "%sencoder.layer.%d.attention.self.key",
-    .v = "%sencoder.layer.%d.attention.self.value",
-    .o = "%sencoder.layer.%d.attention.output.dense",
-    .attn_norm = "%sencoder.layer.%d.attention.output.LayerNorm",
-    .up = "%sencoder.layer.%d.intermediate.dense",
-    .down = "%sencoder.layer.%d.output.dense",
-    .ffn_norm = "%sencoder.layer.%d.output.LayerNorm",
+    .layer = "%sencoder.layer.%d.",
+    .q = "attention.self.query", .k = "attention.self.key", .v = "attention.self.value",
+    .o = "attention.output.dense", .attn_norm = "attention.output.LayerNorm",
+    .up = "intermediate.dense", .down = "output.dense", .ffn_norm = "output.LayerNorm",
 };
 
 /* Refuse config values that change the computation in ways this file does not implement. */
@@ -56,11 +52,7 @@ static cf_status load_heads(cf_encoder *m, const cf_config *cfg, const bert_like
         CF_TRY(cf_encoder_load_pooler(m, name, CF_ACT_TANH, true, err));
         return cf_encoder_load_classifier(m, "classifier", m->n_labels, err);
     case CF_HEAD_TOKEN_CLASSIFICATION:
-        m->n_labels = cf_config_num_labels(cfg);
-        return cf_encoder_load_classifier(m, "classifier", m->n_labels, err);
-    case CF_HEAD_QUESTION_ANSWERING:
-        m->n_labels = 2;
-        return cf_encoder_load_classifier(m, "qa_outputs", 2, err);
+    case CF_HEAD_QUESTION_ANSWERING: return cf_encoder_load_token_head(m, cfg, err);
     case CF_HEAD_MASKED_LM:
         if (kind->roberta) { /* RobertaLMHead applies gelu whatever hidden_act says */
             const char *bias[] = {"lm_head.bias", "lm_head.decoder.bias", NULL};
@@ -79,17 +71,10 @@ static cf_status load_heads(cf_encoder *m, const cf_config *cfg, const bert_like
 static cf_status load_bert_like(cf_encoder *m, const cf_config *cfg, const bert_like *kind, cf_error *err)
 {
     CF_TRY(check_unsupported(cfg, err));
-    int64_t layers, heads, positions, types;
-    CF_TRY(cf_config_int_in(cfg, "hidden_size", 1, CF_ENCODER_MAX_WIDTH, &m->hidden, err));
-    CF_TRY(cf_config_int_in(cfg, "num_hidden_layers", 1, CF_ENCODER_MAX_LAYERS, &layers, err));
-    CF_TRY(cf_config_int_in(cfg, "num_attention_heads", 1, m->hidden, &heads, err));
-    CF_TRY(cf_config_int_in(cfg, "intermediate_size", 1, CF_ENCODER_MAX_WIDTH * 16, &m->inner, err));
-    CF_TRY(cf_config_int_in(cfg, "vocab_size", 1, CF_ENCODER_MAX_VOCAB, &m->vocab, err));
-    m->n_layers = (int)layers;
-    m->n_heads = (int)heads;
-    if (m->hidden % heads != 0)
-        return cf_fail(err, CF_ERR_FORMAT, "%s: hidden_size %lld is not a multiple of num_attention_heads %lld",
-                       cfg->path, (long long)m->hidden, (long long)heads);
+    static const cf_encoder_size_keys keys = {"hidden_size", "num_hidden_layers", "num_attention_heads",
+                                              "intermediate_size"};
+    int64_t positions, types;
+    CF_TRY(cf_encoder_read_sizes(m, cfg, &keys, err));
     CF_TRY(cf_config_int_in_or(cfg, "max_position_embeddings", 512, 1, CF_ENCODER_MAX_POSITIONS, &positions, err));
     CF_TRY(cf_config_int_in_or(cfg, "type_vocab_size", 2, 1, CF_ENCODER_MAX_VOCAB, &types, err));
     double eps_read;

@@ -5,11 +5,25 @@
 #include <string.h>
 
 #include "models/llama.h"
+#include "models/lm_session.h"
 
 bool cf_causal_lm_supports(const cf_config *config)
 {
     const char *type = cf_config_str(config, "model_type", "");
     return !strcmp(type, "gpt2") || !strcmp(type, "llama");
+}
+
+static cf_status load_arch(const char *dir, const cf_config *config, const char *type, cf_causal_lm *m,
+                           cf_error *err)
+{
+    if (cf_llama2c_sniff(dir))
+        return cf_llama_load_llama2c(dir, m, err); /* a llama2.c checkpoint file, not a folder */
+    if (!strcmp(type, "gpt2"))
+        return cf_gpt2_load(config, dir, m, err);
+    if (!strcmp(type, "llama"))
+        return cf_llama_load(config, dir, m, err);
+    return cf_fail(err, CF_ERR_UNSUPPORTED, "%s: model_type \"%s\" is not a supported text-generation model "
+                   "(supported: gpt2, llama)", config->path, type);
 }
 
 cf_status cf_causal_lm_load(const char *dir, const cf_config *config, cf_causal_lm **out, cf_error *err)
@@ -22,29 +36,17 @@ cf_status cf_causal_lm_load(const char *dir, const cf_config *config, cf_causal_
     cf_causal_lm *m = calloc(1, sizeof *m);
     if (!m)
         return cf_fail(err, CF_ERR_NOMEM, "out of memory");
-    cf_status s;
-    if (cf_llama2c_sniff(dir))
-        s = cf_llama_load_llama2c(dir, m, err); /* a llama2.c checkpoint file, not a folder */
-    else if (!strcmp(type, "gpt2"))
-        s = cf_gpt2_load(config, dir, m, err);
-    else if (!strcmp(type, "llama"))
-        s = cf_llama_load(config, dir, m, err);
+    cf_status s = load_arch(dir, config, type, m, err);
+    if (s == CF_OK)
+        *out = m;
     else
-        s = cf_fail(err, CF_ERR_UNSUPPORTED, "%s: model_type \"%s\" is not a supported text-generation model "
-                    "(supported: gpt2, llama)", config->path, type);
-    if (s != CF_OK) {
-        free(m);
-        return s;
-    }
-    *out = m;
-    return CF_OK;
+        free(m); /* the architecture freed what it had loaded */
+    return s;
 }
 
 void cf_causal_lm_free(cf_causal_lm *m)
 {
-    if (!m)
-        return;
-    if (m->free_weights)
+    if (m && m->free_weights)
         m->free_weights(m->weights);
     free(m);
 }
@@ -62,11 +64,10 @@ cf_status cf_causal_lm_check_ids(const cf_causal_lm *m, const int64_t *ids, int6
 
 typedef struct session {
     const cf_causal_lm *m;
-    cf_kv_cache kv;
-    int64_t n_inputs, copies, n_seqs;
+    cf_lm_state st;
     float *scratch;
     int64_t scratch_rows;
-    int64_t *seqs, *ids, *pos; /* per-forward row tables, sized for the prefill */
+    int64_t *pos;       /* position ids of each row; it and st's row tables are sized for the prefill */
     int64_t table_rows;
 } session;
 
@@ -75,10 +76,8 @@ static void session_close(void *p)
     session *s = p;
     if (!s)
         return;
-    cf_kv_cache_free(&s->kv);
+    cf_lm_state_free(&s->st);
     free(s->scratch);
-    free(s->seqs);
-    free(s->ids);
     free(s->pos);
     free(s);
 }
@@ -95,13 +94,13 @@ static cf_status reserve_rows(session *s, int64_t rows, cf_error *err)
                            (long long)rows);
     }
     if (rows > s->table_rows) {
-        free(s->ids);
+        free(s->st.ids);
         free(s->pos);
-        free(s->seqs);
-        s->ids = malloc((size_t)rows * sizeof *s->ids);
+        free(s->st.seqs);
+        s->st.ids = malloc((size_t)rows * sizeof *s->st.ids);
         s->pos = malloc((size_t)rows * sizeof *s->pos);
-        s->seqs = malloc((size_t)(rows > s->n_seqs ? rows : s->n_seqs) * sizeof *s->seqs);
-        s->table_rows = (s->ids && s->pos && s->seqs) ? rows : 0;
+        s->st.seqs = malloc((size_t)(rows > s->st.rows.n_seqs ? rows : s->st.rows.n_seqs) * sizeof *s->st.seqs);
+        s->table_rows = (s->st.ids && s->pos && s->st.seqs) ? rows : 0;
         if (!s->table_rows)
             return cf_fail(err, CF_ERR_NOMEM, "%s: out of memory", s->m->arch.name);
     }
@@ -111,9 +110,9 @@ static cf_status reserve_rows(session *s, int64_t rows, cf_error *err)
 static cf_status session_open(const void *model, const cf_lm_limits *lim, void **out, cf_error *err)
 {
     const cf_causal_lm *m = model;
+    cf_lm_rows rows;
     *out = NULL;
-    if (lim->n_inputs <= 0 || lim->copies <= 0 || lim->max_len <= 0)
-        return cf_fail(err, CF_ERR_INVALID_ARG, "%s: empty generation request", m->arch.name);
+    CF_TRY(cf_lm_rows_open(m->arch.name, lim, &rows, err));
     if (m->arch.max_positions > 0 && lim->max_len > m->arch.max_positions)
         return cf_fail(err, CF_ERR_INVALID_ARG,
                        "%s: prompt + new tokens = %lld positions, but the model has only %lld "
@@ -123,12 +122,10 @@ static cf_status session_open(const void *model, const cf_lm_limits *lim, void *
     if (!s)
         return cf_fail(err, CF_ERR_NOMEM, "out of memory");
     s->m = m;
-    s->n_inputs = lim->n_inputs;
-    s->copies = lim->copies;
-    s->n_seqs = lim->n_inputs * lim->copies;
-    cf_status st = cf_kv_cache_init(&s->kv, m->arch.n_layers, s->n_seqs, lim->max_len, m->arch.kv_dim, err);
+    s->st.rows = rows;
+    cf_status st = cf_kv_cache_init(&s->st.kv, m->arch.n_layers, s->st.rows.n_seqs, lim->max_len, m->arch.kv_dim, err);
     if (st == CF_OK)
-        st = reserve_rows(s, s->n_seqs, err);
+        st = reserve_rows(s, s->st.rows.n_seqs, err);
     if (st != CF_OK) {
         session_close(s);
         return st;
@@ -140,7 +137,7 @@ static cf_status session_open(const void *model, const cf_lm_limits *lim, void *
 /* Masks and position ids of one left-padded prompt row, as generate() builds them. */
 static void prepare_prompt(session *s, int64_t seq, const int64_t *mask, int64_t T, int64_t *pos)
 {
-    float *key_mask = cf_kv_mask(&s->kv, seq);
+    float *key_mask = cf_kv_mask(&s->st.kv, seq);
     int64_t count = 0;
     for (int64_t t = 0; t < T; t++) {
         bool real = !mask || mask[t];
@@ -148,50 +145,40 @@ static void prepare_prompt(session *s, int64_t seq, const int64_t *mask, int64_t
         pos[t] = real ? count - 1 : 1;
         key_mask[t] = real ? 0.0f : -INFINITY;
     }
-    *cf_kv_n_tokens(&s->kv, seq) = count;
+    *cf_kv_n_tokens(&s->st.kv, seq) = count;
 }
 
 static cf_status session_start(void *p, const cf_lm_inputs *in, float *logits, cf_error *err)
 {
     session *s = p;
     const cf_causal_arch *a = &s->m->arch;
-    if (in->n_inputs != s->n_inputs || in->copies != s->copies)
-        return cf_fail(err, CF_ERR_INTERNAL, "%s: start with %lld x %lld sequences, session holds %lld x %lld",
-                       a->name, (long long)in->n_inputs, (long long)in->copies, (long long)s->n_inputs,
-                       (long long)s->copies);
+    CF_TRY(cf_lm_rows_check_start(a->name, &s->st.rows, in, err));
     if (in->enc_ids || in->enc_features)
         return cf_fail(err, CF_ERR_INVALID_ARG, "%s is a decoder-only model: it takes no encoder input", a->name);
     int64_t T = in->len;
     if (T <= 0)
         return cf_fail(err, CF_ERR_INVALID_ARG, "%s: the prompt is empty; give at least one token (e.g. bos)",
                        a->name);
-    if (T > s->kv.max_len)
+    if (T > s->st.kv.max_len)
         return cf_fail(err, CF_ERR_INVALID_ARG, "%s: prompt of %lld tokens exceeds the session's %lld", a->name,
-                       (long long)T, (long long)s->kv.max_len);
+                       (long long)T, (long long)s->st.kv.max_len);
     for (int64_t i = 0; i < in->n_inputs * T; i++)
         if (in->ids[i] < 0 || in->ids[i] >= a->vocab)
             return cf_fail(err, CF_ERR_INVALID_ARG, "%s: token id %lld is outside the vocabulary [0, %lld)", a->name,
                            (long long)in->ids[i], (long long)a->vocab);
     int64_t rows = in->n_inputs * T;
     CF_TRY(reserve_rows(s, rows, err));
-    s->kv.len = 0;
+    s->st.kv.len = 0;
     for (int64_t i = 0; i < in->n_inputs; i++) {
-        s->seqs[i] = i * s->copies; /* prefill the first copy of each prompt */
-        prepare_prompt(s, s->seqs[i], in->mask ? in->mask + i * T : NULL, T, s->pos + i * T);
+        s->st.seqs[i] = i * s->st.rows.copies; /* prefill the first copy of each prompt */
+        prepare_prompt(s, s->st.seqs[i], in->mask ? in->mask + i * T : NULL, T, s->pos + i * T);
     }
-    memcpy(s->ids, in->ids, (size_t)rows * sizeof *s->ids);
-    cf_causal_batch b = {.n_seqs = in->n_inputs, .T = T, .seqs = s->seqs, .ids = s->ids, .pos = s->pos,
-                         .kv = &s->kv, .logits = logits, .scratch = s->scratch};
+    memcpy(s->st.ids, in->ids, (size_t)rows * sizeof *s->st.ids);
+    cf_causal_batch b = {.n_seqs = in->n_inputs, .T = T, .seqs = s->st.seqs, .ids = s->st.ids, .pos = s->pos,
+                         .kv = &s->st.kv, .logits = logits, .scratch = s->scratch};
     a->forward(s->m->weights, &b);
-    s->kv.len = T;
-    /* spread prompt i's logits to rows i*copies .. i*copies+copies-1, last input first */
-    size_t V = (size_t)a->vocab;
-    for (int64_t i = in->n_inputs - 1; i >= 0; i--) {
-        cf_kv_cache_replicate(&s->kv, i * s->copies, s->copies);
-        for (int64_t c = s->copies - 1; c >= 0; c--)
-            if (i * s->copies + c != i)
-                memcpy(logits + (size_t)(i * s->copies + c) * V, logits + (size_t)i * V, V * sizeof(float));
-    }
+    s->st.kv.len = T;
+    cf_lm_spread_prefill(&s->st, logits, a->vocab);
     return CF_OK;
 }
 
@@ -199,38 +186,24 @@ static cf_status session_step(void *p, const int64_t *tokens, const int32_t *src
 {
     session *s = p;
     const cf_causal_arch *a = &s->m->arch;
-    if (s->kv.len >= s->kv.max_len)
-        return cf_fail(err, CF_ERR_INVALID_ARG, "%s: the session's %lld positions are used up", a->name,
-                       (long long)s->kv.max_len);
-    for (int64_t i = 0; i < s->n_seqs; i++) {
+    CF_TRY(cf_lm_check_room(a->name, &s->st, err));
+    for (int64_t i = 0; i < s->st.rows.n_seqs; i++) {
         if (tokens[i] < 0 || tokens[i] >= a->vocab)
             return cf_fail(err, CF_ERR_INVALID_ARG, "%s: token id %lld is outside the vocabulary [0, %lld)",
                            a->name, (long long)tokens[i], (long long)a->vocab);
-        if (src && (src[i] < 0 || src[i] >= s->n_seqs))
+        if (src && (src[i] < 0 || src[i] >= s->st.rows.n_seqs))
             return cf_fail(err, CF_ERR_INTERNAL, "%s: beam source %d out of range", a->name, (int)src[i]);
     }
-    cf_kv_cache_reorder(&s->kv, src);
-    for (int64_t i = 0; i < s->n_seqs; i++) {
-        int64_t *n_tok = cf_kv_n_tokens(&s->kv, i);
-        cf_kv_mask(&s->kv, i)[s->kv.len] = 0.0f;
-        s->pos[i] = (*n_tok)++;
-        s->seqs[i] = i;
-        s->ids[i] = tokens[i];
-    }
-    cf_causal_batch b = {.n_seqs = s->n_seqs, .T = 1, .seqs = s->seqs, .ids = s->ids, .pos = s->pos,
-                         .kv = &s->kv, .logits = logits, .scratch = s->scratch};
+    cf_lm_step_rows(&s->st, src, tokens, s->pos);
+    cf_causal_batch b = {.n_seqs = s->st.rows.n_seqs, .T = 1, .seqs = s->st.seqs, .ids = s->st.ids, .pos = s->pos,
+                         .kv = &s->st.kv, .logits = logits, .scratch = s->scratch};
     a->forward(s->m->weights, &b);
-    s->kv.len++;
+    s->st.kv.len++;
     return CF_OK;
 }
 
-static const cf_lm_ops causal_ops = {
-    .name = "causal-lm",
-    .open = session_open,
-    .close = session_close,
-    .start = session_start,
-    .step = session_step,
-};
+static const cf_lm_ops causal_ops = {.name = "causal-lm", .open = session_open, .close = session_close,
+                                     .start = session_start, .step = session_step};
 
 cf_lm cf_causal_lm_as_lm(const cf_causal_lm *m)
 {
@@ -251,8 +224,8 @@ cf_status cf_causal_lm_forward(const cf_causal_lm *m, const int64_t *ids, int64_
     cf_status st = reserve_rows(s, n, err);
     if (st == CF_OK) {
         prepare_prompt(s, 0, NULL, n, s->pos);
-        s->seqs[0] = 0;
-        cf_causal_batch b = {.n_seqs = 1, .T = n, .seqs = s->seqs, .ids = ids, .pos = s->pos, .kv = &s->kv,
+        s->st.seqs[0] = 0;
+        cf_causal_batch b = {.n_seqs = 1, .T = n, .seqs = s->st.seqs, .ids = ids, .pos = s->pos, .kv = &s->st.kv,
                              .logits = logits, .all_positions = true, .on_hidden = on_hidden,
                              .on_hidden_ctx = ctx, .scratch = s->scratch};
         m->arch.forward(m->weights, &b);

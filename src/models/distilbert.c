@@ -5,14 +5,9 @@
 #include "models/encoder_impl.h"
 
 static const cf_encoder_layer_names k_distilbert_layer = {
-    .q = "%stransformer.layer.%d.attention.q_lin",
-    .k = "%stransformer.layer.%d.attention.k_lin",
-    .v = "%stransformer.layer.%d.attention.v_lin",
-    .o = "%stransformer.layer.%d.attention.out_lin",
-    .attn_norm = "%stransformer.layer.%d.sa_layer_norm",
-    .up = "%stransformer.layer.%d.ffn.lin1",
-    .down = "%stransformer.layer.%d.ffn.lin2",
-    .ffn_norm = "%stransformer.layer.%d.output_layer_norm",
+    .layer = "%stransformer.layer.%d.",
+    .q = "attention.q_lin", .k = "attention.k_lin", .v = "attention.v_lin", .o = "attention.out_lin",
+    .attn_norm = "sa_layer_norm", .up = "ffn.lin1", .down = "ffn.lin2", .ffn_norm = "output_layer_norm",
 };
 
 static const float k_eps = 1e-12f; /* nn.LayerNorm(eps=1e-12) throughout the DistilBERT code */
@@ -26,11 +21,7 @@ static cf_status load_heads(cf_encoder *m, const cf_config *cfg, cf_activation a
         CF_TRY(cf_encoder_load_pooler(m, "pre_classifier", CF_ACT_RELU, true, err));
         return cf_encoder_load_classifier(m, "classifier", m->n_labels, err);
     case CF_HEAD_TOKEN_CLASSIFICATION:
-        m->n_labels = cf_config_num_labels(cfg);
-        return cf_encoder_load_classifier(m, "classifier", m->n_labels, err);
-    case CF_HEAD_QUESTION_ANSWERING:
-        m->n_labels = 2;
-        return cf_encoder_load_classifier(m, "qa_outputs", 2, err);
+    case CF_HEAD_QUESTION_ANSWERING: return cf_encoder_load_token_head(m, cfg, err);
     case CF_HEAD_MASKED_LM: {
         const char *bias[] = {"vocab_projector.bias", NULL};
         return cf_encoder_load_mlm(m, "vocab_transform", "vocab_layer_norm", k_eps, act, "vocab_projector.weight",
@@ -42,17 +33,9 @@ static cf_status load_heads(cf_encoder *m, const cf_config *cfg, cf_activation a
 
 cf_status cf_distilbert_load(cf_encoder *m, const cf_config *cfg, cf_error *err)
 {
-    int64_t layers, heads, positions;
-    CF_TRY(cf_config_int_in(cfg, "dim", 1, CF_ENCODER_MAX_WIDTH, &m->hidden, err));
-    CF_TRY(cf_config_int_in(cfg, "n_layers", 1, CF_ENCODER_MAX_LAYERS, &layers, err));
-    CF_TRY(cf_config_int_in(cfg, "n_heads", 1, m->hidden, &heads, err));
-    CF_TRY(cf_config_int_in(cfg, "hidden_dim", 1, CF_ENCODER_MAX_WIDTH * 16, &m->inner, err));
-    CF_TRY(cf_config_int_in(cfg, "vocab_size", 1, CF_ENCODER_MAX_VOCAB, &m->vocab, err));
-    m->n_layers = (int)layers;
-    m->n_heads = (int)heads;
-    if (m->hidden % heads != 0)
-        return cf_fail(err, CF_ERR_FORMAT, "%s: dim %lld is not a multiple of n_heads %lld", cfg->path,
-                       (long long)m->hidden, (long long)heads);
+    static const cf_encoder_size_keys keys = {"dim", "n_layers", "n_heads", "hidden_dim"};
+    int64_t positions;
+    CF_TRY(cf_encoder_read_sizes(m, cfg, &keys, err));
     CF_TRY(cf_config_int_in_or(cfg, "max_position_embeddings", 512, 1, CF_ENCODER_MAX_POSITIONS, &positions, err));
     cf_activation act;
     CF_TRY(cf_activation_parse(cf_config_str(cfg, "activation", "gelu"), "activation", &act, err));

@@ -70,21 +70,50 @@ cf_status cf_encoder_load_layers(cf_encoder *m, const char *prefix, const cf_enc
         return cf_fail(err, CF_ERR_NOMEM, "cannot allocate %d encoder layers", m->n_layers);
     for (int i = 0; i < m->n_layers; i++) {
         cf_encoder_layer *l = &m->layers[i];
-        char q[256], k[256], v[256], o[256], an[256], up[256], down[256], fn[256];
-        snprintf(q, sizeof q, names->q, prefix, i);
-        snprintf(k, sizeof k, names->k, prefix, i);
-        snprintf(v, sizeof v, names->v, prefix, i);
-        snprintf(o, sizeof o, names->o, prefix, i);
-        snprintf(an, sizeof an, names->attn_norm, prefix, i);
-        snprintf(up, sizeof up, names->up, prefix, i);
-        snprintf(down, sizeof down, names->down, prefix, i);
-        snprintf(fn, sizeof fn, names->ffn_norm, prefix, i);
+        char base[256], q[256], k[256], v[256], o[256], an[256], up[256], down[256], fn[256];
+        snprintf(base, sizeof base, names->layer, prefix, i);
+#define PART(buf, suffix) snprintf(buf, sizeof buf, "%s%s", base, names->suffix)
+        PART(q, q);
+        PART(k, k);
+        PART(v, v);
+        PART(o, o);
+        PART(an, attn_norm);
+        PART(up, up);
+        PART(down, down);
+        PART(fn, ffn_norm);
+#undef PART
         CF_TRY(cf_self_attention_load(&l->attn, m->st, q, k, v, o, m->hidden, m->n_heads, err));
         CF_TRY(cf_norm_load_layer(&l->attn_norm, m->st, an, m->hidden, eps, err));
         CF_TRY(cf_ffn_load(&l->ffn, m->st, up, down, m->hidden, m->inner, act, err));
         CF_TRY(cf_norm_load_layer(&l->ffn_norm, m->st, fn, m->hidden, eps, err));
     }
     return CF_OK;
+}
+
+cf_status cf_encoder_read_sizes(cf_encoder *m, const cf_config *cfg, const cf_encoder_size_keys *keys, cf_error *err)
+{
+    int64_t layers, heads;
+    CF_TRY(cf_config_int_in(cfg, keys->hidden, 1, CF_ENCODER_MAX_WIDTH, &m->hidden, err));
+    CF_TRY(cf_config_int_in(cfg, keys->layers, 1, CF_ENCODER_MAX_LAYERS, &layers, err));
+    CF_TRY(cf_config_int_in(cfg, keys->heads, 1, m->hidden, &heads, err));
+    CF_TRY(cf_config_int_in(cfg, keys->inner, 1, CF_ENCODER_MAX_WIDTH * 16, &m->inner, err));
+    CF_TRY(cf_config_int_in(cfg, "vocab_size", 1, CF_ENCODER_MAX_VOCAB, &m->vocab, err));
+    m->n_layers = (int)layers;
+    m->n_heads = (int)heads;
+    if (m->hidden % heads != 0)
+        return cf_fail(err, CF_ERR_FORMAT, "%s: %s %lld is not a multiple of %s %lld", cfg->path, keys->hidden,
+                       (long long)m->hidden, keys->heads, (long long)heads);
+    return CF_OK;
+}
+
+cf_status cf_encoder_load_token_head(cf_encoder *m, const cf_config *cfg, cf_error *err)
+{
+    if (m->head == CF_HEAD_QUESTION_ANSWERING) {
+        m->n_labels = 2;
+        return cf_encoder_load_classifier(m, "qa_outputs", 2, err);
+    }
+    m->n_labels = cf_config_num_labels(cfg);
+    return cf_encoder_load_classifier(m, "classifier", m->n_labels, err);
 }
 
 cf_status cf_encoder_load_pooler(cf_encoder *m, const char *name, cf_activation act, bool required, cf_error *err)

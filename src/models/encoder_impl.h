@@ -67,13 +67,24 @@ cf_status cf_bart_encoder_load(cf_encoder *m, const cf_config *cfg, cf_error *er
 const char *cf_encoder_base_prefix(const cf_safetensors *st, const char *family_prefix, const char *probe);
 cf_status cf_encoder_load_word_tables(cf_encoder *m, const char *prefix, bool with_types, int64_t n_positions,
                                       int64_t n_types, float eps, cf_error *err);
+/* Config sizes under a family's keys (hidden, layers, heads, inner) plus vocab_size; hidden
+ * must be a multiple of heads. */
+typedef struct cf_encoder_size_keys {
+    const char *hidden, *layers, *heads, *inner;
+} cf_encoder_size_keys;
+cf_status cf_encoder_read_sizes(cf_encoder *m, const cf_config *cfg, const cf_encoder_size_keys *keys, cf_error *err);
+/* The per-token heads every family names alike: "classifier" (token classification, num_labels
+ * outputs) and "qa_outputs" (question answering, 2). */
+cf_status cf_encoder_load_token_head(cf_encoder *m, const cf_config *cfg, cf_error *err);
 cf_status cf_encoder_load_pooler(cf_encoder *m, const char *name, cf_activation act, bool required, cf_error *err);
 cf_status cf_encoder_load_classifier(cf_encoder *m, const char *name, int64_t n_out, cf_error *err);
 /* mlm head: transform dense, its norm, the optional untied decoder weight, and the bias (tried in order). */
 cf_status cf_encoder_load_mlm(cf_encoder *m, const char *dense, const char *norm, float eps, cf_activation act,
                               const char *decoder_weight, const char *const *bias_names, cf_error *err);
-/* Per-layer weight names as printf formats taking (base prefix, layer index). */
+/* Per-layer weight names: layer is a printf format taking (base prefix, layer index), the
+ * others are appended to it. */
 typedef struct cf_encoder_layer_names {
+    const char *layer;
     const char *q, *k, *v, *o, *attn_norm, *up, *down, *ffn_norm;
 } cf_encoder_layer_names;
 cf_status cf_encoder_load_layers(cf_encoder *m, const char *prefix, const cf_encoder_layer_names *names,

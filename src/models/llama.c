@@ -238,6 +238,19 @@ static cf_causal_arch llama_arch(const cf_llama *m)
                             .forward = llama_forward};
 }
 
+/* A loader's last step: on success out owns m, else m is freed and the error passed on. */
+static cf_status hand_over(cf_llama *m, cf_status s, cf_causal_lm *out)
+{
+    if (s != CF_OK) {
+        llama_free(m);
+        return s;
+    }
+    out->weights = m;
+    out->free_weights = llama_free;
+    out->arch = llama_arch(m);
+    return CF_OK;
+}
+
 cf_status cf_llama_load(const cf_config *config, const char *dir, cf_causal_lm *out, cf_error *err)
 {
     cf_llama *m = calloc(1, sizeof *m);
@@ -247,14 +260,7 @@ cf_status cf_llama_load(const cf_config *config, const char *dir, cf_causal_lm *
     cf_status s = read_config(m, config, &bias, err);
     if (s == CF_OK)
         s = load_hf_weights(m, dir, bias, cf_config_bool(config, "tie_word_embeddings", false), err);
-    if (s != CF_OK) {
-        llama_free(m);
-        return s;
-    }
-    out->weights = m;
-    out->free_weights = llama_free;
-    out->arch = llama_arch(m);
-    return CF_OK;
+    return hand_over(m, s, out);
 }
 
 /* ----------------------------------------------------------- llama2.c files ---- */
@@ -462,12 +468,5 @@ cf_status cf_llama_load_llama2c(const char *path, cf_causal_lm *out, cf_error *e
     if (s == CF_OK)
         map_llama2c(m, m->owned_blob, shared, tmp);
     free(tmp);
-    if (s != CF_OK) {
-        llama_free(m);
-        return s;
-    }
-    out->weights = m;
-    out->free_weights = llama_free;
-    out->arch = llama_arch(m);
-    return CF_OK;
+    return hand_over(m, s, out);
 }

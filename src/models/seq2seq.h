@@ -1,4 +1,4 @@
-/* Encoder-decoder transformers (BART, Marian) behind the cf_lm interface of models/lm.h.
+/* Encoder-decoder transformers (BART, Marian, T5, Whisper) behind the cf_lm interface of models/lm.h.
  *
  * An architecture supplies four calls: encode one input, project the cross-attention keys and
  * values of an encoder output, and run the decoder over a batch of row blocks against the
@@ -56,6 +56,13 @@ typedef struct cf_seq2seq_arch {
      * also grows with the longest decoder history max_len (T5's position bias spans the cache). */
     int64_t kv_dim;
     size_t (*decode_bytes_len)(const void *w, int64_t rows, int64_t max_len);
+    /* Optional: an encoder over features instead of token ids (Whisper's log-mel window). Each
+     * input is [features_shape[0], features_shape[1]] and always encodes to max_source rows;
+     * encode is then unused. */
+    int64_t features_shape[2];
+    void (*encode_features)(const void *w, const float *features, float *out, cf_arena *a, cf_seq2seq_tensor_fn fn,
+                            void *ctx);
+    const char *max_target_key; /* the config key behind max_target, for messages (NULL: max_position_embeddings) */
 } cf_seq2seq_arch;
 
 /* A loaded encoder-decoder: its architecture, weights and generation facts. */
@@ -82,6 +89,24 @@ cf_lm cf_seq2seq_as_lm(const cf_seq2seq *m);
 cf_status cf_seq2seq_forward(const cf_seq2seq *m, const int64_t *enc_ids, int64_t enc_len, const int64_t *dec_ids,
                              int64_t dec_len, float *logits, float *last_hidden, cf_seq2seq_tensor_fn fn, void *ctx,
                              cf_error *err);
+
+/* Decoder half of cf_seq2seq_forward against an encoder output enc [enc_len, hidden]. */
+cf_status cf_seq2seq_decode_full(const cf_seq2seq *m, const float *enc, int64_t enc_len, const int64_t *dec_ids,
+                                 int64_t dec_len, float *logits, float *last_hidden, cf_seq2seq_tensor_fn fn,
+                                 void *ctx, cf_error *err);
+
+/* fn(ctx, "<prefix>.<i>", x, rows, cols) when fn is set. */
+void cf_seq2seq_emit(cf_seq2seq_tensor_fn fn, void *ctx, const char *prefix, int i, const float *x, int64_t rows,
+                     int64_t cols);
+
+/* The sizes of the two stacks under the config keys BART, Marian and Whisper share:
+ * encoder_/decoder_ ffn_dim, layers and attention_heads (at most d_model heads). */
+typedef struct cf_seq2seq_stacks {
+    int64_t enc_ffn, dec_ffn;
+    int enc_layers, dec_layers, enc_heads, dec_heads;
+} cf_seq2seq_stacks;
+
+cf_status cf_seq2seq_read_stacks(const cf_config *config, int64_t d_model, cf_seq2seq_stacks *out, cf_error *err);
 
 /* Architectures (models/bart.c, models/marian.c): fill m from config.json and the folder. */
 cf_status cf_bart_load(const char *dir, const cf_config *config, cf_seq2seq *m, cf_error *err);

@@ -288,16 +288,6 @@ static void ffn_forward(const t5 *m, const t5_ffn *f, const float *x, int64_t ro
     cf_arena_rewind(a, mark);
 }
 
-static void emit(cf_seq2seq_tensor_fn fn, void *ctx, const char *prefix, int i, const float *x, int64_t rows,
-                 int64_t cols)
-{
-    if (!fn)
-        return;
-    char name[64];
-    snprintf(name, sizeof name, "%s.%d", prefix, i);
-    fn(ctx, name, x, rows, cols);
-}
-
 /* --------------------------------------------------------------- encoder ---- */
 
 /* Arena bytes of encode() over n tokens (its output excluded). */
@@ -339,7 +329,7 @@ static void encode(const void *w, const int64_t *ids, int64_t n, float *out, cf_
     cf_relative_position_bias(&m->enc_pos, 0, n, n, bias);
     for (int i = 0; i < m->enc_layers; i++) {
         const enc_layer *l = &m->enc[i];
-        emit(fn, ctx, "encoder_hidden_states", i, x, n, d);
+        cf_seq2seq_emit(fn, ctx, "encoder_hidden_states", i, x, n, d);
         cf_norm_forward(&l->attn_norm, x, h, n);
         encoder_self_attention(m, &l->attn, h, n, bias, sub, a);
         cf_add(x, sub, n * d);
@@ -348,7 +338,7 @@ static void encode(const void *w, const int64_t *ids, int64_t n, float *out, cf_
         cf_add(x, sub, n * d);
     }
     cf_norm_forward(&m->enc_norm, x, out, n);
-    emit(fn, ctx, "encoder_hidden_states", m->enc_layers, out, n, d);
+    cf_seq2seq_emit(fn, ctx, "encoder_hidden_states", m->enc_layers, out, n, d);
     cf_arena_rewind(a, mark);
 }
 
@@ -448,7 +438,7 @@ static void decoder_head(const t5 *m, const cf_seq2seq_batch *b, const float *x,
     int64_t R = b->n_seqs * b->T, d = m->d, rows = R;
     if (b->all_positions || b->last_hidden) {
         cf_norm_forward(&m->dec_norm, x, h, R);
-        emit(b->fn, b->ctx, "decoder_hidden_states", m->dec_layers, h, R, d);
+        cf_seq2seq_emit(b->fn, b->ctx, "decoder_hidden_states", m->dec_layers, h, R, d);
         if (b->last_hidden)
             memcpy(b->last_hidden, h, (size_t)(R * d) * sizeof(float));
         if (!b->all_positions)
@@ -479,7 +469,7 @@ static void decode(const void *w, const cf_seq2seq_batch *b, cf_arena *a)
     /* every sequence's new rows sit at the same positions: one bias for the batch */
     cf_relative_position_bias(&m->dec_pos, b->kv->len, b->T, n_kv, bias);
     for (int l = 0; l < m->dec_layers; l++) {
-        emit(b->fn, b->ctx, "decoder_hidden_states", l, x, R, d);
+        cf_seq2seq_emit(b->fn, b->ctx, "decoder_hidden_states", l, x, R, d);
         decoder_layer(m, l, b, bias, x, h, sub, a);
     }
     decoder_head(m, b, x, h);
