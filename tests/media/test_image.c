@@ -499,6 +499,8 @@ Test(image_bad, corpus_gives_clear_errors)
             cr_expect_eq(st, CF_ERR_NOMEM, "%s: %s", e->d_name, err.message);
         if (strstr(e->d_name, "exif"))
             cr_expect(strstr(err.message, "EXIF"), "%s: %s", e->d_name, err.message);
+        if (strstr(e->d_name, "overrun")) /* refused before the decoder sizes a buffer from the length */
+            cr_expect(strstr(err.message, "chunk"), "%s: %s", e->d_name, err.message);
         fprintf(stderr, "[image] %-22s -> %s: %s\n", e->d_name, cf_status_name(st), err.message);
         cf_image_free(&img);
         files++;
