@@ -8,32 +8,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/bench_util.h"
 #include "core/buf.h"
 #include "io/config.h"
 #include "core/threadpool.h"
 #include "media/audio.h"
 #include "media/features.h"
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 #define REPEATS 21
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
 
 static int bench_log_mel(void)
 {
@@ -63,11 +45,11 @@ static int bench_log_mel(void)
             double t[REPEATS];
             cf_whisper_log_mel(&fe, pcm, (size_t)n, out, &err); /* warm up */
             for (int r = 0; r < REPEATS; r++) {
-                double t0 = now_ms();
+                double t0 = bench_now_ms();
                 cf_whisper_log_mel(&fe, pcm, (size_t)n, out, &err);
-                t[r] = now_ms() - t0;
+                t[r] = bench_now_ms() - t0;
             }
-            double mid = median(t, REPEATS); /* sorts t */
+            double mid = bench_median(t, REPEATS); /* sorts t */
             printf("%-34s %8d %8d %10.2f %10.2f\n", "", threads, mels[m], mid, t[0]);
         }
         free(out);
@@ -104,13 +86,13 @@ static void bench_decode(const char *dir)
         bool ok = true;
         for (int r = 0; r < 7 && ok; r++) {
             float *pcm = NULL;
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             ok = cf_audio_load_file(path, 16000, 0, &pcm, &n, &err) == CF_OK;
-            t_file[r] = now_ms() - t0;
+            t_file[r] = bench_now_ms() - t0;
             free(pcm);
-            t0 = now_ms();
+            t0 = bench_now_ms();
             ok = ok && cf_audio_load_memory(bytes, size, e->d_name, 16000, 0, &pcm, &n, &err) == CF_OK;
-            t_mem[r] = now_ms() - t0;
+            t_mem[r] = bench_now_ms() - t0;
             free(pcm);
         }
         free(bytes);
@@ -118,8 +100,8 @@ static void bench_decode(const char *dir)
             printf("%-34s %s\n", e->d_name, err.message);
             continue;
         }
-        double ms = median(t_file, 7), seconds = (double)n / 16000.0;
-        printf("%-34s %10.2f %10.2f %10.0f %10.2f\n", e->d_name, seconds, ms, seconds * 1e3 / ms, median(t_mem, 7));
+        double ms = bench_median(t_file, 7), seconds = (double)n / 16000.0;
+        printf("%-34s %10.2f %10.2f %10.0f %10.2f\n", e->d_name, seconds, ms, seconds * 1e3 / ms, bench_median(t_mem, 7));
     }
     closedir(d);
 }

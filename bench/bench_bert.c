@@ -12,18 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/bench_util.h"
 #include "core/buf.h"
 #include "io/config.h"
 #include "core/threadpool.h"
 #include "models/encoder.h"
 #include "nn/linear.h"
-
-static double clock_seconds(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef struct timing {
     double wall;     /* median wall seconds per forward */
@@ -40,12 +34,6 @@ static int generate(const char *self, const char *dir)
     snprintf(cmd, sizeof cmd, "mkdir -p '%s' && '%s' bert '%s'", dir, gen, dir);
     fprintf(stderr, "writing random BERT-base weights: %s\n", cmd);
     return system(cmd);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* Median wall and CPU seconds of `runs` forwards of a batch x seq batch of arbitrary ids. */
@@ -66,19 +54,17 @@ static timing time_forward(cf_encoder *m, int64_t batch, int64_t seq, int runs)
     cf_encoder_output out;
     double *wall = malloc((size_t)runs * sizeof(double)), *cpu = malloc((size_t)runs * sizeof(double));
     for (int r = -1; r < runs; r++) { /* one warm-up */
-        double w0 = clock_seconds(CLOCK_MONOTONIC), c0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
+        double w0 = bench_clock(CLOCK_MONOTONIC), c0 = bench_clock(CLOCK_PROCESS_CPUTIME_ID);
         if (cf_encoder_forward(m, &in, &out, &err) != CF_OK) {
             fprintf(stderr, "bench_bert: %s\n", err.message);
             exit(1);
         }
         if (r >= 0) {
-            wall[r] = clock_seconds(CLOCK_MONOTONIC) - w0;
-            cpu[r] = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
+            wall[r] = bench_clock(CLOCK_MONOTONIC) - w0;
+            cpu[r] = bench_clock(CLOCK_PROCESS_CPUTIME_ID) - c0;
         }
     }
-    qsort(wall, (size_t)runs, sizeof(double), cmp_double);
-    qsort(cpu, (size_t)runs, sizeof(double), cmp_double);
-    timing median = {wall[runs / 2], cpu[runs / 2]};
+    timing median = {bench_median(wall, runs), bench_median(cpu, runs)};
     free(wall);
     free(cpu);
     free(ids);

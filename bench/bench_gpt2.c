@@ -3,49 +3,25 @@
  * 1024 (median step), and the decode step's weight traffic in GB/s. Threads: CFORMER_THREADS (default 2).
  * Peers on this machine class (issue 7): PyTorch eager 16 t/s, ONNX Runtime 41-43 t/s,
  * llama.cpp F32 45 t/s decode; ORT prompt 550-650 t/s. Goals: decode >= 55, prompt >= 800. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "io/config.h"
-#include "io/safetensors.h"
+#include "common/bench_util.h"
 #include "core/threadpool.h"
 #include "models/causal_lm.h"
 
 enum { D = 768, L = 12, H = 12, V = 50257, P = 1024 };
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static uint64_t rng = 88172645463325252ULL;
-static float frand(void)
-{
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return ((float)(rng >> 40) / (float)(1 << 24) - 0.5f) * 0.04f;
-}
-
+/* A tensor of `fill`, or (fill 0) random values in +-0.02. */
 static void add(cf_st_writer *w, const char *name, int ndim, const int64_t *shape, float fill)
 {
-    cf_tensor t;
-    cf_error err;
-    cf_tensor_alloc(&t, CF_DTYPE_F32, ndim, shape, &err);
-    float *p = t.data;
-    for (int64_t i = 0; i < cf_tensor_numel(&t); i++)
-        p[i] = fill != 0 ? fill : frand();
-    cf_st_writer_add(w, name, &t, &err);
-    cf_tensor_free(&t);
+    bench_add_tensor(w, name, ndim, shape, fill, fill != 0 ? 0 : 0.04f);
 }
 
 static void write_model(const char *dir)
 {
-    char path[512], name[128];
+    char name[128];
     cf_st_writer *w = cf_st_writer_new();
     add(w, "wte.weight", 2, (int64_t[]){V, D}, 0);
     add(w, "wpe.weight", 2, (int64_t[]){P, D}, 0);
@@ -67,62 +43,23 @@ static void write_model(const char *dir)
             add(w, name, 1, (int64_t[]){D}, 0);
         }
     }
-    cf_error err;
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (cf_st_writer_save(w, path, &err) != CF_OK)
-        fprintf(stderr, "%s\n", err.message);
-    cf_st_writer_free(w);
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *f = fopen(path, "w");
-    fprintf(f, "{\"model_type\":\"gpt2\",\"n_embd\":%d,\"n_head\":%d,\"n_layer\":%d,\"vocab_size\":%d,"
-               "\"n_positions\":%d,\"activation_function\":\"gelu_new\"}\n", D, H, L, V, P);
-    fclose(f);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-/* Bandwidth of a big memcpy-like read, for the decode GB/s comparison. */
-static double read_bandwidth(void)
-{
-    size_t n = (size_t)256 << 20;
-    float *a = malloc(n), *b = malloc(n);
-    memset(a, 1, n);
-    memset(b, 0, n);
-    double t0 = now();
-    for (int r = 0; r < 4; r++)
-        memcpy(b, a, n);
-    double gbs = 4.0 * 2.0 * (double)n / (now() - t0) / 1e9;
-    volatile float sink = b[12345];
-    (void)sink;
-    free(a);
-    free(b);
-    return gbs;
+    bench_write_folder(dir, w,
+                       "{\"model_type\":\"gpt2\",\"n_embd\":%d,\"n_head\":%d,\"n_layer\":%d,\"vocab_size\":%d,"
+                       "\"n_positions\":%d,\"activation_function\":\"gelu_new\"}\n",
+                       D, H, L, V, P);
 }
 
 int main(void)
 {
-    if (!getenv("CFORMER_THREADS"))
-        cf_threads_set(2);
+    bench_default_threads();
     char dir[] = "/tmp/cformer_bench_gpt2_XXXXXX";
     if (!mkdtemp(dir))
         return 1;
     write_model(dir);
     cf_error err = {0};
     cf_config cfg;
-    char path[600];
-    snprintf(path, sizeof path, "%s/config.json", dir);
     cf_causal_lm *m;
-    if (cf_config_load(&cfg, path, &err) || cf_causal_lm_load(dir, &cfg, &m, &err)) {
+    if (bench_load_config(dir, &cfg, &err) || cf_causal_lm_load(dir, &cfg, &m, &err)) {
         fprintf(stderr, "%s\n", err.message);
         return 1;
     }
@@ -141,13 +78,13 @@ int main(void)
     double times[64];
     for (int r = 0; r < 4; r++) {
         lm.ops->open(lm.model, &lim, &s, &err);
-        double t0 = now();
+        double t0 = bench_now();
         lm.ops->start(s, &in, logits, &err);
         if (r > 0)
-            times[r - 1] = now() - t0;
+            times[r - 1] = bench_now() - t0;
         lm.ops->close(s);
     }
-    printf("%-28s %12.1f %10s\n", "prompt 512 tokens", 512 / median(times, 3), "-");
+    printf("%-28s %12.1f %10s\n", "prompt 512 tokens", 512 / bench_median_mean(times, 3), "-");
     /* decode: the median step of 64 (a noisy neighbour moves the mean, not the median) */
     int contexts[] = {128, 1024};
     for (int c = 0; c < 2; c++) {
@@ -156,22 +93,21 @@ int main(void)
         in.len = ctx - n_decode;
         lm.ops->start(s, &in, logits, &err);
         for (int i = 0; i < n_decode; i++) {
-            double t0 = now();
+            double t0 = bench_now();
             lm.ops->step(s, &ids[i], NULL, logits, &err);
-            times[i] = now() - t0;
+            times[i] = bench_now() - t0;
         }
-        double dt = median(times, n_decode);
+        double dt = bench_median_mean(times, n_decode);
         char label[64];
         snprintf(label, sizeof label, "decode at context %d", ctx);
         printf("%-28s %12.1f %10.1f\n", label, 1 / dt, weight_bytes / dt / 1e9);
         lm.ops->close(s);
     }
-    printf("%-28s %12s %10.1f\n", "memcpy bandwidth (r+w)", "-", read_bandwidth());
+    printf("%-28s %12s %10.1f\n", "memcpy bandwidth (r+w)", "-", bench_memcpy_bandwidth());
     printf("goals: decode >= 55 t/s, prompt >= 800 t/s; peers: llama.cpp F32 45, ORT 41-43, PyTorch 16\n");
     free(logits);
     free(ids);
     cf_causal_lm_free(m);
     cf_config_free(&cfg);
-    snprintf(path, sizeof path, "rm -rf %s", dir);
-    return system(path) == 0 ? 0 : 1;
+    return bench_remove_dir(dir) == 0 ? 0 : 1;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/bench_util.h"
 #include "core/buf.h"
 #include "io/config.h"
 #include "media/image.h"
@@ -21,25 +22,6 @@ static const char VIT_CONFIG[] = "{\"image_processor_type\": \"ViTImageProcessor
                                  "\"image_std\": [0.5, 0.5, 0.5]}";
 static const char DETR_CONFIG[] = "{\"image_processor_type\": \"DetrImageProcessor\", \"size\": {\"shortest_edge\": "
                                   "800, \"longest_edge\": 1333}, \"resample\": 2}";
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
 
 static _Noreturn void die(const cf_error *err)
 {
@@ -59,15 +41,15 @@ static timing measure(const uint8_t *bytes, size_t n, const cf_image_processor *
     cf_error err = {0};
     for (int r = 0; r < RUNS; r++) {
         cf_image img;
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         if (cf_image_decode(bytes, n, "bench input", NULL, &img, &err) != CF_OK)
             die(&err);
-        double t1 = now_ms();
+        double t1 = bench_now_ms();
         cf_pixel_values pv;
         const cf_image *one = &img;
         if (cf_image_processor_run(p, &one, 1, &pv, &err) != CF_OK)
             die(&err);
-        double t2 = now_ms();
+        double t2 = bench_now_ms();
         dec[r] = t1 - t0;
         pre[r] = t2 - t1;
         t.out_h = pv.height;
@@ -75,8 +57,8 @@ static timing measure(const uint8_t *bytes, size_t n, const cf_image_processor *
         cf_pixel_values_free(&pv);
         cf_image_free(&img);
     }
-    t.decode_ms = median(dec, RUNS);
-    t.preprocess_ms = median(pre, RUNS);
+    t.decode_ms = bench_median(dec, RUNS);
+    t.preprocess_ms = bench_median(pre, RUNS);
     return t;
 }
 

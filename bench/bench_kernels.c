@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/bench_util.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm_own.h"
 #include "kernels/kernels.h"
@@ -19,13 +20,6 @@
 #define COLD_BYTES ((size_t)512 << 20) /* well beyond a 32 MB L3 */
 
 static double g_min_seconds = 0.4;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static float *alloc_random(size_t n, unsigned seed)
 {
@@ -48,10 +42,10 @@ static double time_per_call(bench_fn fn, void *ctx)
 {
     fn(ctx, 0); /* warm-up: page faults, pool start, BLAS buffers */
     int iters = 0;
-    double t0 = now(), t;
+    double t0 = bench_now(), t;
     do {
         fn(ctx, ++iters);
-        t = now();
+        t = bench_now();
     } while (t - t0 < g_min_seconds || iters < 3);
     return (t - t0) / iters;
 }
@@ -318,20 +312,13 @@ static void lowp_once(void *vctx, int iter)
         cf_gemm_f32_packed(false, c->M, 1.0f, c->A, c->f32->K, c->f32, 0.0f, c->C, c->f32->N);
 }
 
-static double thread_cpu(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* GFLOP/s by wall time and by this thread's CPU time (what the kernel does when it has the core). */
 static void lowp_rate(lowp_ctx *c, int64_t N, int64_t K, double out[2])
 {
-    double c0 = thread_cpu(), w0 = now();
+    double c0 = bench_clock(CLOCK_THREAD_CPUTIME_ID), w0 = bench_now();
     double per_call = time_per_call(lowp_once, c);
-    double calls = (now() - w0) / per_call;
-    double cpu_per_call = (thread_cpu() - c0) / calls;
+    double calls = (bench_now() - w0) / per_call;
+    double cpu_per_call = (bench_clock(CLOCK_THREAD_CPUTIME_ID) - c0) / calls;
     double flops = 2.0 * (double)c->M * (double)N * (double)K;
     out[0] = flops / per_call / 1e9;
     out[1] = flops / cpu_per_call / 1e9;

@@ -8,18 +8,14 @@
  * (encoder + 20 decoder steps, eos held off by min_length) in sentences/s, 4 beams and greedy.
  * Threads: CFORMER_THREADS (default 2).
  * usage: bench_seq2seq [bart-base|opus-mt-en-de]   (default: both) */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "common/bench_util.h"
+#include "common/seq2seq_timing.h"
 #include "generation/generate.h"
-#include "io/config.h"
-#include "io/safetensors.h"
 #include "kernels/kernels.h"
-#include "core/threadpool.h"
 #include "models/seq2seq.h"
 
 typedef struct shape {
@@ -34,51 +30,19 @@ static const shape k_shapes[] = {
 
 enum { ENC_LEN = 512, N_STEPS = 24, SENT_LEN = 20, N_SENTENCES = 8 };
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static uint64_t rng = 88172645463325252ULL;
-static float frand(void)
-{
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return ((float)(rng >> 40) / (float)(1 << 24) - 0.5f) * 0.1f;
-}
-
-/* A [rows, cols] (cols 0: [rows]) tensor of random values, or all `fill`. */
-static void add(cf_st_writer *w, float fill, int64_t rows, int64_t cols, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static void add(cf_st_writer *w, float fill, int64_t rows, int64_t cols, const char *fmt, ...)
-{
-    char name[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    cf_tensor t;
-    cf_error err;
-    int64_t dims[2] = {rows, cols};
-    cf_tensor_alloc(&t, CF_DTYPE_F32, cols ? 2 : 1, dims, &err);
-    float *p = t.data;
-    for (int64_t i = 0; i < cf_tensor_numel(&t); i++)
-        p[i] = fill != 0 ? fill : frand();
-    cf_st_writer_add(w, name, &t, &err);
-    cf_tensor_free(&t);
-}
+/* Random weights in +-0.05 (scale); norms are weight 1, bias 1e-9. */
+static const float WEIGHT_SCALE = 0.1f;
 
 static void add_linear(cf_st_writer *w, int64_t out, int64_t in, const char *prefix)
 {
-    add(w, 0, out, in, "%s.weight", prefix);
-    add(w, 0, out, 0, "%s.bias", prefix);
+    bench_add_matrix(w, 0, WEIGHT_SCALE, out, in, "%s.weight", prefix);
+    bench_add_matrix(w, 0, WEIGHT_SCALE, out, 0, "%s.bias", prefix);
 }
 
 static void add_norm(cf_st_writer *w, int64_t d, const char *prefix)
 {
-    add(w, 1, d, 0, "%s.weight", prefix);
-    add(w, 1e-9f, d, 0, "%s.bias", prefix);
+    bench_add_matrix(w, 1, 0, d, 0, "%s.weight", prefix);
+    bench_add_matrix(w, 1e-9f, 0, d, 0, "%s.bias", prefix);
 }
 
 static void add_layer(cf_st_writer *w, const shape *s, const char *stack, int l)
@@ -105,36 +69,29 @@ static void add_layer(cf_st_writer *w, const shape *s, const char *stack, int l)
 
 static void write_model(const shape *s, const char *dir)
 {
-    char path[600];
     bool bart = !strcmp(s->model_type, "bart");
     cf_st_writer *w = cf_st_writer_new();
-    add(w, 0, s->vocab, s->d, "model.shared.weight");
-    add(w, 0, 1, s->vocab, "final_logits_bias");
+    bench_add_matrix(w, 0, WEIGHT_SCALE, s->vocab, s->d, "model.shared.weight");
+    bench_add_matrix(w, 0, WEIGHT_SCALE, 1, s->vocab, "final_logits_bias");
     for (int side = 0; side < 2; side++) {
         const char *stack = side ? "decoder" : "encoder";
         if (bart) {
-            add(w, 0, s->positions + 2, s->d, "model.%s.embed_positions.weight", stack);
-            add(w, 1, s->d, 0, "model.%s.layernorm_embedding.weight", stack);
-            add(w, 1e-9f, s->d, 0, "model.%s.layernorm_embedding.bias", stack);
+            bench_add_matrix(w, 0, WEIGHT_SCALE, s->positions + 2, s->d, "model.%s.embed_positions.weight", stack);
+            char p[256];
+            snprintf(p, sizeof p, "model.%s.layernorm_embedding", stack);
+            add_norm(w, s->d, p);
         }
         for (int l = 0; l < s->layers; l++)
             add_layer(w, s, stack, l);
     }
-    cf_error err;
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (cf_st_writer_save(w, path, &err) != CF_OK)
-        fprintf(stderr, "%s\n", err.message);
-    cf_st_writer_free(w);
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *f = fopen(path, "w");
-    fprintf(f,
-            "{\"model_type\":\"%s\",\"d_model\":%d,\"encoder_layers\":%d,\"decoder_layers\":%d,"
-            "\"encoder_attention_heads\":%d,\"decoder_attention_heads\":%d,\"encoder_ffn_dim\":%d,"
-            "\"decoder_ffn_dim\":%d,\"vocab_size\":%d,\"max_position_embeddings\":%d,\"activation_function\":\"%s\","
-            "\"scale_embedding\":%s,\"pad_token_id\":%d,\"eos_token_id\":%d,\"decoder_start_token_id\":%d}\n",
-            s->model_type, s->d, s->layers, s->layers, s->heads, s->heads, s->ffn, s->ffn, s->vocab, s->positions,
-            s->act, bart ? "false" : "true", bart ? 1 : s->vocab - 1, bart ? 2 : 0, bart ? 2 : s->vocab - 1);
-    fclose(f);
+    bench_write_folder(
+        dir, w,
+        "{\"model_type\":\"%s\",\"d_model\":%d,\"encoder_layers\":%d,\"decoder_layers\":%d,"
+        "\"encoder_attention_heads\":%d,\"decoder_attention_heads\":%d,\"encoder_ffn_dim\":%d,"
+        "\"decoder_ffn_dim\":%d,\"vocab_size\":%d,\"max_position_embeddings\":%d,\"activation_function\":\"%s\","
+        "\"scale_embedding\":%s,\"pad_token_id\":%d,\"eos_token_id\":%d,\"decoder_start_token_id\":%d}\n",
+        s->model_type, s->d, s->layers, s->layers, s->heads, s->heads, s->ffn, s->ffn, s->vocab, s->positions, s->act,
+        bart ? "false" : "true", bart ? 1 : s->vocab - 1, bart ? 2 : 0, bart ? 2 : s->vocab - 1);
 }
 
 /* The library's matvec streaming a 256 MB matrix on the thread pool: the ceiling for a decode
@@ -149,9 +106,9 @@ static double read_bandwidth(void)
         x[i] = 1.0f;
     double best = 0;
     for (int r = 0; r < 4; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         cf_matvec_f32(w, x, NULL, y, N, K);
-        double gbs = (double)(N * K) * sizeof *w / (now() - t0) / 1e9;
+        double gbs = (double)(N * K) * sizeof *w / (bench_now() - t0) / 1e9;
         best = gbs > best ? gbs : best;
     }
     free(w);
@@ -170,59 +127,22 @@ static double step_bytes(const shape *s, int beams, int enc_len)
 
 static void bench_encoder(const cf_seq2seq *m, const int64_t *ids)
 {
-    cf_error err;
-    cf_arena a;
-    const cf_seq2seq_arch *ar = &m->arch;
-    float *out = malloc((size_t)ENC_LEN * (size_t)ar->hidden * sizeof(float));
-    if (!out || cf_arena_init(&a, ar->encode_bytes(m->weights, ENC_LEN), &err) != CF_OK) {
-        free(out);
-        return;
-    }
-    ar->encode(m->weights, ids, ENC_LEN, out, &a, NULL, NULL); /* warm-up */
-    double best = 1e9;
-    for (int r = 0; r < 3; r++) {
-        cf_arena_reset(&a);
-        double t0 = now();
-        ar->encode(m->weights, ids, ENC_LEN, out, &a, NULL, NULL);
-        double dt = now() - t0;
-        best = dt < best ? dt : best;
-    }
-    printf("  %-30s %9.1f ms %10.0f tokens/s\n", "encoder, 512 tokens (best of 3)", best * 1e3, ENC_LEN / best);
-    cf_arena_free(&a);
-    free(out);
+    double best, cpu;
+    if (bench_encoder_best(m, ids, ENC_LEN, 3, &best, &cpu))
+        printf("  %-30s %9.1f ms %10.0f tokens/s\n", "encoder, 512 tokens (best of 3)", best * 1e3, ENC_LEN / best);
 }
 
 static void bench_decoder(const shape *s, const cf_seq2seq *m, const int64_t *ids, int64_t enc_len, int beams,
                           double bw)
 {
-    cf_error err;
-    cf_lm lm = cf_seq2seq_as_lm(m);
-    cf_lm_limits lim = {.n_inputs = 1, .copies = beams, .max_len = N_STEPS + 2, .enc_len = enc_len};
-    void *sess;
-    if (lm.ops->open(lm.model, &lim, &sess, &err) != CF_OK) {
-        fprintf(stderr, "%s\n", err.message);
+    double dt, cpu;
+    if (!bench_decoder_step(m, ids, enc_len, beams, N_STEPS, &dt, &cpu))
         return;
-    }
-    int64_t start = m->decoder_start_id, tokens[8];
-    int32_t src[8];
-    float *logits = malloc((size_t)beams * (size_t)lm.vocab_size * sizeof(float));
-    cf_lm_inputs in = {.n_inputs = 1, .copies = beams, .len = 1, .ids = &start, .enc_len = enc_len, .enc_ids = ids};
-    lm.ops->start(sess, &in, logits, &err);
-    double t0 = now();
-    for (int i = 0; i < N_STEPS; i++) {
-        for (int b = 0; b < beams; b++) {
-            tokens[b] = 3 + (i * 31 + b * 7) % 1000;
-            src[b] = (int32_t)((b + i) % beams); /* beams swap parents as beam search does */
-        }
-        lm.ops->step(sess, tokens, beams > 1 ? src : NULL, logits, &err);
-    }
-    double dt = (now() - t0) / N_STEPS, bytes = step_bytes(s, beams, (int)enc_len);
+    double bytes = step_bytes(s, beams, (int)enc_len);
     char label[64];
     snprintf(label, sizeof label, "decoder step, %d beam%s, enc %lld", beams, beams > 1 ? "s" : "", (long long)enc_len);
     printf("  %-30s %9.2f ms %10.1f tokens/s  %6.1f MB/step %6.1f GB/s (%.0f%% of bw)\n", label, dt * 1e3,
            beams / dt, bytes / 1e6, bytes / dt / 1e9, 100 * bytes / dt / 1e9 / bw);
-    free(logits);
-    lm.ops->close(sess);
 }
 
 /* Whole translations: N_SENTENCES sentences of SENT_LEN tokens, each to SENT_LEN new tokens. */
@@ -239,7 +159,7 @@ static void bench_sentences(const shape *s, const cf_seq2seq *m, int beams, doub
     cf_lm lm = cf_seq2seq_as_lm(m);
     int64_t ids[SENT_LEN], start = m->decoder_start_id, one = 1;
     const int64_t *prompts[1] = {&start};
-    double t0 = now();
+    double t0 = bench_now();
     for (int k = 0; k < N_SENTENCES; k++) {
         for (int i = 0; i < SENT_LEN; i++)
             ids[i] = 5 + (k * 997 + i * 7919) % (s->vocab - 100);
@@ -252,63 +172,44 @@ static void bench_sentences(const shape *s, const cf_seq2seq *m, int beams, doub
             fprintf(stderr, "%s\n", err.message);
         cf_gen_result_free(&res);
     }
-    double per = (now() - t0) / N_SENTENCES, bytes = SENT_LEN * step_bytes(s, beams, SENT_LEN);
+    double per = (bench_now() - t0) / N_SENTENCES, bytes = SENT_LEN * step_bytes(s, beams, SENT_LEN);
     char label[64];
     snprintf(label, sizeof label, "20-token sentences, %d beam%s", beams, beams > 1 ? "s" : "");
     printf("  %-30s %9.1f ms %10.2f sentences/s  decoder %.1f GB/s (%.0f%% of bw)\n", label, per * 1e3, 1 / per,
            bytes / per / 1e9, 100 * bytes / per / 1e9 / bw);
 }
 
-static int run_shape(const shape *s, double bw)
+static void run_model(size_t which, const cf_seq2seq *m, double bw)
 {
-    char dir[] = "/tmp/cformer_bench_seq2seq_XXXXXX";
-    if (!mkdtemp(dir))
-        return 1;
-    write_model(s, dir);
-    cf_error err = {0};
-    cf_config cfg = {0};
-    char path[600];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    cf_seq2seq *m = NULL;
-    int rc = 0;
-    if (cf_config_load(&cfg, path, &err) != CF_OK || cf_seq2seq_load(dir, &cfg, &m, &err) != CF_OK) {
-        fprintf(stderr, "%s\n", err.message);
-        rc = 1;
+    const shape *s = &k_shapes[which];
+    if (!strcmp(s->model_type, "bart")) {
+        int64_t *ids = malloc(ENC_LEN * sizeof *ids);
+        for (int i = 0; i < ENC_LEN; i++)
+            ids[i] = 3 + (i * 7919) % (s->vocab - 200);
+        bench_encoder(m, ids);
+        bench_decoder(s, m, ids, ENC_LEN, 1, bw);
+        bench_decoder(s, m, ids, ENC_LEN, 4, bw);
+        free(ids);
     } else {
-        printf("%s (random weights, f32, %d threads)\n", s->name, cf_threads_count());
-        if (!strcmp(s->model_type, "bart")) {
-            int64_t *ids = malloc(ENC_LEN * sizeof *ids);
-            for (int i = 0; i < ENC_LEN; i++)
-                ids[i] = 3 + (i * 7919) % (s->vocab - 200);
-            bench_encoder(m, ids);
-            bench_decoder(s, m, ids, ENC_LEN, 1, bw);
-            bench_decoder(s, m, ids, ENC_LEN, 4, bw);
-            free(ids);
-        } else {
-            int64_t ids[SENT_LEN];
-            for (int i = 0; i < SENT_LEN; i++)
-                ids[i] = 5 + (i * 7919) % (s->vocab - 100);
-            bench_decoder(s, m, ids, SENT_LEN, 1, bw);
-            bench_decoder(s, m, ids, SENT_LEN, 4, bw);
-            bench_sentences(s, m, 4, bw);
-            bench_sentences(s, m, 1, bw);
-        }
-        cf_seq2seq_free(m);
+        int64_t ids[SENT_LEN];
+        for (int i = 0; i < SENT_LEN; i++)
+            ids[i] = 5 + (i * 7919) % (s->vocab - 100);
+        bench_decoder(s, m, ids, SENT_LEN, 1, bw);
+        bench_decoder(s, m, ids, SENT_LEN, 4, bw);
+        bench_sentences(s, m, 4, bw);
+        bench_sentences(s, m, 1, bw);
     }
-    cf_config_free(&cfg);
-    snprintf(path, sizeof path, "rm -rf %s", dir);
-    return system(path) == 0 ? rc : 1;
 }
+
+static const char *shape_name(size_t which) { return k_shapes[which].name; }
+
+static void write_shape(size_t which, const char *dir) { write_model(&k_shapes[which], dir); }
 
 int main(int argc, char **argv)
 {
-    if (!getenv("CFORMER_THREADS"))
-        cf_threads_set(2);
-    double bw = read_bandwidth();
-    printf("weight streaming bandwidth (cf_matvec_f32, 256 MB, best of 4): %.1f GB/s\n", bw);
-    int rc = 0;
-    for (size_t i = 0; i < sizeof k_shapes / sizeof k_shapes[0]; i++)
-        if (argc < 2 || !strcmp(argv[1], k_shapes[i].name))
-            rc |= run_shape(&k_shapes[i], bw);
-    return rc;
+    static const bench_seq2seq_suite suite = {
+        .tag = "seq2seq", .bandwidth_label = "weight streaming bandwidth (cf_matvec_f32, 256 MB, best of 4)",
+        .bandwidth = read_bandwidth, .n_shapes = sizeof k_shapes / sizeof k_shapes[0], .name = shape_name,
+        .write = write_shape, .run = run_model};
+    return bench_seq2seq_main(&suite, argc, argv);
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/bench_util.h"
 #include "core/buf.h"
 #include "server/server.h"
 
@@ -30,13 +31,6 @@ typedef struct client {
     char first_error[256];
 } client;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static size_t discard(char *d, size_t s, size_t n, void *u) { return s * n; }
 
 static void *client_main(void *arg)
@@ -50,8 +44,8 @@ static void *client_main(void *arg)
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
-    while (now_s() < c->deadline) {
-        double t0 = now_s();
+    while (bench_now() < c->deadline) {
+        double t0 = bench_now();
         CURLcode cc = curl_easy_perform(h);
         long status = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -64,7 +58,7 @@ static void *client_main(void *arg)
             c->cap = c->cap ? 2 * c->cap : 1024;
             c->lat = realloc(c->lat, c->cap * sizeof *c->lat);
         }
-        c->lat[c->n++] = now_s() - t0;
+        c->lat[c->n++] = bench_now() - t0;
     }
     curl_slist_free_all(hdr);
     curl_easy_cleanup(h);
@@ -84,12 +78,6 @@ static long proc_kb(const char *key)
     if (f)
         fclose(f);
     return kb;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -197,7 +185,7 @@ int main(int argc, char **argv)
     }
     const char *body = "{\"inputs\": \"I've been waiting for a HuggingFace course my whole life.\"}";
     client *clients = calloc((size_t)n_clients, sizeof *clients);
-    double start = now_s();
+    double start = bench_now();
     long rss_start = proc_kb("VmRSS");
     for (int i = 0; i < n_clients; i++) {
         clients[i] = (client){.url = url, .body = body, .deadline = start + seconds};
@@ -217,14 +205,14 @@ int main(int argc, char **argv)
         total += clients[i].n;
         errors += clients[i].errors;
     }
-    double elapsed = now_s() - start;
+    double elapsed = bench_now() - start;
     double *all = malloc((total ? total : 1) * sizeof *all);
     size_t k = 0;
     for (int i = 0; i < n_clients; i++) {
         memcpy(all + k, clients[i].lat, clients[i].n * sizeof *all);
         k += clients[i].n;
     }
-    qsort(all, total, sizeof *all, cmp_double);
+    qsort(all, total, sizeof *all, bench_cmp_double);
 #define PCT(q) (total ? all[(size_t)((q) * (double)(total - 1))] * 1000.0 : 0.0)
     printf("\n%-10s %-8s %-8s %10s %9s %9s %9s %7s %12s %12s\n", "task", "clients", "seconds", "req/s", "p50 ms",
            "p90 ms", "p99 ms", "errors", "RSS start MB", "peak RSS MB");

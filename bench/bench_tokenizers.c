@@ -6,16 +6,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/bench_util.h"
 #include "cformer.h"
 #include "core/buf.h"
 #include "core/threadpool.h"
-
-static double clock_s(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static const char *fixtures(void)
 {
@@ -108,7 +102,7 @@ static run_result encode_lines(const cf_tokenizer *tok, const cf_buf *corpus)
 {
     run_result r = {0};
     cf_error err = {0};
-    double c0 = clock_s(CLOCK_THREAD_CPUTIME_ID), w0 = clock_s(CLOCK_MONOTONIC);
+    double c0 = bench_clock(CLOCK_THREAD_CPUTIME_ID), w0 = bench_clock(CLOCK_MONOTONIC);
     for (char *p = corpus->data; p < corpus->data + corpus->len; p += strlen(p) + 1) {
         cf_encoding e;
         if (cf_tokenizer_encode(tok, p, NULL, &e, &err) == CF_OK) {
@@ -116,8 +110,8 @@ static run_result encode_lines(const cf_tokenizer *tok, const cf_buf *corpus)
             cf_encoding_free(&e);
         }
     }
-    r.cpu_s = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
-    r.wall_s = clock_s(CLOCK_MONOTONIC) - w0;
+    r.cpu_s = bench_clock(CLOCK_THREAD_CPUTIME_ID) - c0;
+    r.wall_s = bench_clock(CLOCK_MONOTONIC) - w0;
     return r;
 }
 
@@ -128,7 +122,7 @@ static run_result encode_batches(const cf_tokenizer *tok, const cf_buf *corpus, 
     const char **texts = malloc(batch * sizeof *texts);
     cf_encoding *out = malloc(batch * sizeof *out);
     cf_error err = {0};
-    double w0 = clock_s(CLOCK_MONOTONIC);
+    double w0 = bench_clock(CLOCK_MONOTONIC);
     char *p = corpus->data;
     while (texts && out && p < corpus->data + corpus->len) {
         size_t n = 0;
@@ -141,7 +135,7 @@ static run_result encode_batches(const cf_tokenizer *tok, const cf_buf *corpus, 
             cf_encoding_free(&out[i]);
         }
     }
-    r.wall_s = clock_s(CLOCK_MONOTONIC) - w0;
+    r.wall_s = bench_clock(CLOCK_MONOTONIC) - w0;
     free(texts);
     free(out);
     return r;

@@ -3,26 +3,15 @@
  * backbone names, 6+6 layers, d_model 256, 100 queries) at 800x1066, ms per image.
  *
  *   bench_vision [runs]   (default 3; the model folders are written to a temporary directory) */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include "io/config.h"
-#include "io/safetensors.h"
+#include "common/bench_util.h"
 #include "core/threadpool.h"
 #include "models/detr.h"
 #include "models/vision.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static void die(const cf_error *err)
 {
@@ -30,31 +19,15 @@ static void die(const cf_error *err)
     exit(1);
 }
 
-static uint64_t g_rng = 88172645463325252ull;
-static float rnd(void)
-{
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return (float)((double)(g_rng >> 11) / 9007199254740992.0 - 0.5) * 0.04f;
-}
+/* Random weights in +-0.02 (scale); norms' weights and BN variances 1 +- 0.02 so activations stay finite. */
+static const float WEIGHT_SCALE = 0.04f;
 
-/* Add a random tensor; norms' weights and BN variances get 1 so activations stay finite. */
 static void add(cf_st_writer *w, const char *name, int ndim, int64_t a, int64_t b, int64_t c, int64_t d)
 {
-    int64_t shape[4] = {a, b, c, d}, n = 1;
-    for (int i = 0; i < ndim; i++)
-        n *= shape[i];
-    float *data = malloc((size_t)n * sizeof(float));
+    int64_t shape[4] = {a, b, c, d};
     bool ones = strstr(name, "running_var") || (strstr(name, "norm") && strstr(name, ".weight")) ||
                 strstr(name, "bn") || strstr(name, "layernorm_") || strstr(name, "layer_norm");
-    for (int64_t i = 0; i < n; i++)
-        data[i] = ones && !strstr(name, "conv") ? 1.0f + rnd() : rnd();
-    cf_tensor t = cf_tensor_view(CF_DTYPE_F32, ndim, shape, data);
-    cf_error err = {0};
-    if (cf_st_writer_add(w, name, &t, &err) != CF_OK)
-        die(&err);
-    free(data);
+    bench_add_tensor(w, name, ndim, shape, ones && !strstr(name, "conv") ? 1.0f : 0.0f, WEIGHT_SCALE);
 }
 
 static void add_linear(cf_st_writer *w, const char *p, int64_t in, int64_t out)
@@ -96,23 +69,6 @@ static void add_bn(cf_st_writer *w, const char *p, int64_t ch)
     }
 }
 
-static void write_folder(const char *dir, const char *config, cf_st_writer *w)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(config, f) < 0) {
-        fprintf(stderr, "bench_vision: cannot write %s\n", path);
-        exit(1);
-    }
-    fclose(f);
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    cf_error err = {0};
-    if (cf_st_writer_save(w, path, &err) != CF_OK)
-        die(&err);
-    cf_st_writer_free(w);
-}
-
 static void make_vit(const char *dir)
 {
     cf_st_writer *w = cf_st_writer_new();
@@ -139,10 +95,10 @@ static void make_vit(const char *dir)
     }
     add_norm(w, "vit.layernorm", 768);
     add_linear(w, "classifier", 768, 1000);
-    write_folder(dir, "{\"model_type\": \"vit\", \"hidden_size\": 768, \"num_hidden_layers\": 12, "
-                      "\"num_attention_heads\": 12, \"intermediate_size\": 3072, \"image_size\": 224, "
-                      "\"patch_size\": 16, \"hidden_act\": \"gelu\"}",
-                 w);
+    bench_write_folder(dir, w,
+                       "{\"model_type\": \"vit\", \"hidden_size\": 768, \"num_hidden_layers\": 12, "
+                       "\"num_attention_heads\": 12, \"intermediate_size\": 3072, \"image_size\": 224, "
+                       "\"patch_size\": 16, \"hidden_act\": \"gelu\"}");
 }
 
 static void make_convnext(const char *dir)
@@ -175,9 +131,9 @@ static void make_convnext(const char *dir)
     }
     add_norm(w, "convnext.layernorm", 768);
     add_linear(w, "classifier", 768, 1000);
-    write_folder(dir, "{\"model_type\": \"convnext\", \"hidden_sizes\": [96, 192, 384, 768], \"depths\": [3, 3, 9, 3], "
-                      "\"num_stages\": 4, \"hidden_act\": \"gelu\", \"layer_norm_eps\": 1e-12}",
-                 w);
+    bench_write_folder(dir, w,
+                       "{\"model_type\": \"convnext\", \"hidden_sizes\": [96, 192, 384, 768], \"depths\": [3, 3, 9, 3], "
+                       "\"num_stages\": 4, \"hidden_act\": \"gelu\", \"layer_norm_eps\": 1e-12}");
 }
 
 static void make_detr(const char *dir)
@@ -238,29 +194,33 @@ static void make_detr(const char *dir)
     add_linear(w, "bbox_predictor.layers.0", 256, 256);
     add_linear(w, "bbox_predictor.layers.1", 256, 256);
     add_linear(w, "bbox_predictor.layers.2", 256, 4);
-    write_folder(dir, "{\"model_type\": \"detr\", \"d_model\": 256, \"encoder_layers\": 6, \"decoder_layers\": 6, "
-                      "\"encoder_attention_heads\": 8, \"decoder_attention_heads\": 8, \"encoder_ffn_dim\": 2048, "
-                      "\"decoder_ffn_dim\": 2048, \"num_queries\": 100, \"use_timm_backbone\": true, "
-                      "\"activation_function\": \"relu\"}",
-                 w);
+    bench_write_folder(dir, w,
+                       "{\"model_type\": \"detr\", \"d_model\": 256, \"encoder_layers\": 6, \"decoder_layers\": 6, "
+                       "\"encoder_attention_heads\": 8, \"decoder_attention_heads\": 8, \"encoder_ffn_dim\": 2048, "
+                       "\"decoder_ffn_dim\": 2048, \"num_queries\": 100, \"use_timm_backbone\": true, "
+                       "\"activation_function\": \"relu\"}");
 }
 
 static float *random_pixels(int64_t n)
 {
     float *x = malloc((size_t)n * sizeof(float));
     for (int64_t i = 0; i < n; i++)
-        x[i] = rnd() * 50.0f;
+        x[i] = 2.0f * bench_random(); /* in [-1, 1) */
     return x;
+}
+
+static void load_config(const char *dir, cf_config *cfg)
+{
+    cf_error err = {0};
+    if (bench_load_config(dir, cfg, &err) != CF_OK)
+        die(&err);
 }
 
 static void bench_classifier(const char *name, const char *dir, int runs)
 {
     cf_config cfg = {0};
+    load_config(dir, &cfg);
     cf_error err = {0};
-    char path[512];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    if (cf_config_load(&cfg, path, &err) != CF_OK)
-        die(&err);
     cf_image_classifier *m = NULL;
     if (cf_image_classifier_load(dir, &cfg, &m, &err) != CF_OK)
         die(&err);
@@ -272,9 +232,9 @@ static void bench_classifier(const char *name, const char *dir, int runs)
             die(&err);
         double best = 1e30;
         for (int r = 0; r < runs; r++) {
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             cf_image_classifier_forward(m, pixels, n, 224, 224, NULL, logits, &err);
-            double t = now_ms() - t0;
+            double t = bench_now_ms() - t0;
             best = t < best ? t : best;
         }
         printf("| %-22s | %5lld | %9.1f | %8.2f |\n", name, (long long)n, best / (double)n, 1000.0 * (double)n / best);
@@ -287,25 +247,22 @@ static void bench_classifier(const char *name, const char *dir, int runs)
 
 static void bench_detr(const char *dir, int runs)
 {
+    int64_t h = 800, w = 1066;
     cf_config cfg = {0};
+    load_config(dir, &cfg);
     cf_error err = {0};
-    char path[512];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    if (cf_config_load(&cfg, path, &err) != CF_OK)
-        die(&err);
     cf_detr *m = NULL;
     if (cf_detr_load(dir, &cfg, &m, &err) != CF_OK)
         die(&err);
-    int64_t h = 800, w = 1066;
     float *pixels = random_pixels(3 * h * w), *logits = malloc(100 * 92 * sizeof(float)),
           *boxes = malloc(100 * 4 * sizeof(float));
     cf_detr_output out = {.logits = logits, .boxes = boxes};
     double best = 1e30;
     for (int r = 0; r <= runs; r++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         if (cf_detr_forward(m, pixels, NULL, 1, h, w, NULL, &out, &err) != CF_OK)
             die(&err);
-        double t = now_ms() - t0;
+        double t = bench_now_ms() - t0;
         if (r > 0 || runs == 0)
             best = t < best ? t : best;
     }
@@ -320,8 +277,7 @@ static void bench_detr(const char *dir, int runs)
 int main(int argc, char **argv)
 {
     int runs = argc > 1 ? atoi(argv[1]) : 3;
-    if (!getenv("CFORMER_THREADS"))
-        cf_threads_set(2);
+    bench_default_threads();
     char root[] = "/tmp/cf_bench_vision_XXXXXX";
     if (!mkdtemp(root)) {
         perror("mkdtemp");
@@ -345,14 +301,6 @@ int main(int argc, char **argv)
     bench_classifier("ViT-base/16 224", dirs[0], runs);
     bench_classifier("ConvNeXT-tiny 224", dirs[1], runs);
     bench_detr(dirs[2], runs);
-    for (int i = 0; i < 3; i++) {
-        char path[700];
-        snprintf(path, sizeof path, "%s/model.safetensors", dirs[i]);
-        unlink(path);
-        snprintf(path, sizeof path, "%s/config.json", dirs[i]);
-        unlink(path);
-        rmdir(dirs[i]);
-    }
-    rmdir(root);
+    bench_remove_dir(root);
     return 0;
 }

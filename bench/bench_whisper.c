@@ -14,11 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "common/bench_util.h"
 #include "core/tensor.h"
-#include "io/config.h"
-#include "io/safetensors.h"
 #include "core/threadpool.h"
 #include "media/features.h"
 #include "models/whisper.h"
@@ -32,49 +30,22 @@ typedef struct shape {
 static const shape k_shapes[] = {{"tiny", 384, 4, 6, 1536}, {"base", 512, 6, 8, 2048}};
 enum { VOCAB = 51865, MELS = 80, SOURCE = 1500, TARGET = 448 };
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+/* Random weights in +-0.05. */
+static const float WEIGHT_SCALE = 0.1f;
 
-static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
-static float frand(void)
+static void add_random(cf_st_writer *w, const char *name, int ndim, const int64_t *shape)
 {
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return (float)((g_rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
-}
-
-/* Add a tensor filled with `fill` (NAN: random in +-0.05). */
-static void add_filled(cf_st_writer *w, const char *name, int ndim, const int64_t *shape, float fill)
-{
-    cf_tensor t;
-    cf_error err = {0};
-    if (cf_tensor_alloc(&t, CF_DTYPE_F32, ndim, shape, &err) != CF_OK) {
-        fprintf(stderr, "bench_whisper: %s\n", err.message);
-        exit(1);
-    }
-    float *x = t.data;
-    for (int64_t i = 0; i < cf_tensor_numel(&t); i++)
-        x[i] = isnan(fill) ? 0.05f * frand() : fill;
-    if (cf_st_writer_add(w, name, &t, &err) != CF_OK) {
-        fprintf(stderr, "bench_whisper: %s\n", err.message);
-        exit(1);
-    }
-    cf_tensor_free(&t);
+    bench_add_tensor(w, name, ndim, shape, 0, WEIGHT_SCALE);
 }
 
 static void add_linear(cf_st_writer *w, const char *prefix, int64_t out, int64_t in, bool bias)
 {
     char name[256];
     snprintf(name, sizeof name, "%s.weight", prefix);
-    add_filled(w, name, 2, (int64_t[]){out, in}, NAN);
+    add_random(w, name, 2, (int64_t[]){out, in});
     if (bias) {
         snprintf(name, sizeof name, "%s.bias", prefix);
-        add_filled(w, name, 1, &out, NAN);
+        add_random(w, name, 1, &out);
     }
 }
 
@@ -82,9 +53,9 @@ static void add_norm(cf_st_writer *w, const char *prefix, int64_t d)
 {
     char name[256];
     snprintf(name, sizeof name, "%s.weight", prefix);
-    add_filled(w, name, 1, &d, 1.0f);
+    bench_add_tensor(w, name, 1, &d, 1.0f, 0);
     snprintf(name, sizeof name, "%s.bias", prefix);
-    add_filled(w, name, 1, &d, 0.0f);
+    bench_add_tensor(w, name, 1, &d, 0.0f, 0);
 }
 
 static void add_attention(cf_st_writer *w, const char *prefix, int64_t d)
@@ -113,66 +84,34 @@ static void add_layer(cf_st_writer *w, const char *stack, int64_t l, const shape
 #undef P
 }
 
-static void write_config(const char *dir, const shape *s)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        perror(path);
-        exit(1);
-    }
-    fprintf(f, "{\"model_type\": \"whisper\", \"architectures\": [\"WhisperForConditionalGeneration\"], "
-               "\"d_model\": %lld, \"encoder_layers\": %lld, \"decoder_layers\": %lld, "
-               "\"encoder_attention_heads\": %lld, \"decoder_attention_heads\": %lld, \"encoder_ffn_dim\": %lld, "
-               "\"decoder_ffn_dim\": %lld, \"vocab_size\": %d, \"num_mel_bins\": %d, \"max_source_positions\": %d, "
-               "\"max_target_positions\": %d, \"activation_function\": \"gelu\"}\n",
-            (long long)s->d, (long long)s->layers, (long long)s->layers, (long long)s->heads, (long long)s->heads,
-            (long long)s->ffn, (long long)s->ffn, VOCAB, MELS, SOURCE, TARGET);
-    fclose(f);
-}
-
 static void generate(const char *dir, const shape *s)
 {
     fprintf(stderr, "writing random whisper-%s weights to %s\n", s->name, dir);
     mkdir("/tmp/cformer-bench", 0755);
     mkdir(dir, 0755);
-    write_config(dir, s);
     cf_st_writer *w = cf_st_writer_new();
     int64_t d = s->d;
-    add_filled(w, "model.encoder.conv1.weight", 3, (int64_t[]){d, MELS, 3}, NAN);
-    add_filled(w, "model.encoder.conv1.bias", 1, &d, NAN);
-    add_filled(w, "model.encoder.conv2.weight", 3, (int64_t[]){d, d, 3}, NAN);
-    add_filled(w, "model.encoder.conv2.bias", 1, &d, NAN);
-    add_filled(w, "model.encoder.embed_positions.weight", 2, (int64_t[]){SOURCE, d}, NAN);
-    add_filled(w, "model.decoder.embed_tokens.weight", 2, (int64_t[]){VOCAB, d}, NAN);
-    add_filled(w, "model.decoder.embed_positions.weight", 2, (int64_t[]){TARGET, d}, NAN);
+    add_random(w, "model.encoder.conv1.weight", 3, (int64_t[]){d, MELS, 3});
+    add_random(w, "model.encoder.conv1.bias", 1, &d);
+    add_random(w, "model.encoder.conv2.weight", 3, (int64_t[]){d, d, 3});
+    add_random(w, "model.encoder.conv2.bias", 1, &d);
+    add_random(w, "model.encoder.embed_positions.weight", 2, (int64_t[]){SOURCE, d});
+    add_random(w, "model.decoder.embed_tokens.weight", 2, (int64_t[]){VOCAB, d});
+    add_random(w, "model.decoder.embed_positions.weight", 2, (int64_t[]){TARGET, d});
     for (int64_t l = 0; l < s->layers; l++) {
         add_layer(w, "encoder", l, s, false);
         add_layer(w, "decoder", l, s, true);
     }
     add_norm(w, "model.encoder.layer_norm", d);
     add_norm(w, "model.decoder.layer_norm", d);
-    char path[512];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    cf_error err = {0};
-    if (cf_st_writer_save(w, path, &err) != CF_OK) {
-        fprintf(stderr, "bench_whisper: %s\n", err.message);
-        exit(1);
-    }
-    cf_st_writer_free(w);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
+    bench_write_folder(dir, w,
+                       "{\"model_type\": \"whisper\", \"architectures\": [\"WhisperForConditionalGeneration\"], "
+                       "\"d_model\": %lld, \"encoder_layers\": %lld, \"decoder_layers\": %lld, "
+                       "\"encoder_attention_heads\": %lld, \"decoder_attention_heads\": %lld, \"encoder_ffn_dim\": %lld, "
+                       "\"decoder_ffn_dim\": %lld, \"vocab_size\": %d, \"num_mel_bins\": %d, \"max_source_positions\": %d, "
+                       "\"max_target_positions\": %d, \"activation_function\": \"gelu\"}\n",
+                       (long long)s->d, (long long)s->layers, (long long)s->layers, (long long)s->heads,
+                       (long long)s->heads, (long long)s->ffn, (long long)s->ffn, VOCAB, MELS, SOURCE, TARGET);
 }
 
 static void check(cf_status s, const cf_error *err)
@@ -195,18 +134,18 @@ static double bench_log_mel(int runs)
     size_t n = (size_t)fe.n_samples;
     float *pcm = malloc(n * sizeof *pcm), *out = malloc((size_t)(fe.feature_size * fe.n_frames) * sizeof *out);
     for (size_t i = 0; i < n; i++)
-        pcm[i] = 0.3f * sinf((float)i * 0.05f) + 0.05f * frand();
+        pcm[i] = 0.3f * sinf((float)i * 0.05f) + 0.1f * bench_random();
     double t[64];
     for (int r = 0; r < runs; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         check(cf_whisper_log_mel(&fe, pcm, n, out, &err), &err);
-        t[r] = now() - t0;
+        t[r] = bench_now() - t0;
     }
     free(pcm);
     free(out);
     cf_whisper_features_free(&fe);
     cf_config_free(&pre);
-    return median(t, runs) * 1e3;
+    return bench_median(t, runs) * 1e3;
 }
 
 /* Encoder median ms and decoder tokens/s for one model shape. */
@@ -231,15 +170,15 @@ static void bench_shape(const shape *s, cf_wtype dtype, int runs, int tokens, do
     float *features = malloc(nf * sizeof *features);
     float *enc = malloc((size_t)(cf_whisper_enc_len(m) * cf_whisper_hidden(m)) * sizeof *enc);
     for (size_t i = 0; i < nf; i++)
-        features[i] = 0.5f * frand();
+        features[i] = bench_random();
     double t[64];
     check(cf_whisper_encode(m, features, enc, NULL, NULL, &err), &err); /* warm-up */
     for (int r = 0; r < runs; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         check(cf_whisper_encode(m, features, enc, NULL, NULL, &err), &err);
-        t[r] = now() - t0;
+        t[r] = bench_now() - t0;
     }
-    *enc_ms = median(t, runs) * 1e3;
+    *enc_ms = bench_median(t, runs) * 1e3;
 
     cf_lm lm = cf_whisper_as_lm(m);
     cf_lm_limits lim = {.n_inputs = 1, .copies = 1, .max_len = tokens + 1};
@@ -250,12 +189,12 @@ static void bench_shape(const shape *s, cf_wtype dtype, int runs, int tokens, do
     cf_lm_inputs in = {.n_inputs = 1, .copies = 1, .len = 1, .ids = &sot, .enc_features = features,
                        .enc_features_shape = {cf_whisper_n_mels(m), cf_whisper_n_frames(m)}};
     check(lm.ops->start(session, &in, logits, &err), &err);
-    double t0 = now();
+    double t0 = bench_now();
     for (int i = 0; i < tokens; i++) {
         int64_t tok = 1000 + (i * 7919) % 40000;
         check(lm.ops->step(session, &tok, NULL, logits, &err), &err);
     }
-    *tok_s = tokens / (now() - t0);
+    *tok_s = tokens / (bench_now() - t0);
     lm.ops->close(session);
     free(logits);
     free(features);

@@ -25,36 +25,53 @@ const char *cf_test_data(void)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-size_t cf_test_cases(const char *family, const char *marker_file, char ***dirs)
+bool cf_test_each_entry(const char *dir, cf_test_visit_fn visit, void *ctx)
 {
-    char root[4096];
-    snprintf(root, sizeof root, "%s/%s", cf_test_fixtures(), family);
-    *dirs = NULL;
-    DIR *d = opendir(root);
+    DIR *d = opendir(dir);
     if (!d)
-        return 0;
-    size_t n = 0, cap = 0;
-    char **list = NULL;
+        return false;
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
-        char path[4096], marker[4200];
-        snprintf(path, sizeof path, "%s/%s", root, e->d_name);
-        snprintf(marker, sizeof marker, "%s/%s", path, marker_file);
-        if (!cf_dir_exists(path) || !cf_file_exists(marker))
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            list = realloc(list, cap * sizeof *list);
-        }
-        list[n++] = cf_strdup(path);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        visit(path, e->d_name, ctx);
     }
     closedir(d);
-    if (n)
-        qsort(list, n, sizeof *list, cmp_str);
-    *dirs = list;
-    return n;
+    return true;
+}
+
+typedef struct case_list {
+    const char *marker_file;
+    char **dirs;
+    size_t n, cap;
+} case_list;
+
+static void add_case(const char *path, const char *name, void *ctx)
+{
+    case_list *l = ctx;
+    char marker[4200];
+    snprintf(marker, sizeof marker, "%s/%s", path, l->marker_file);
+    if (!cf_dir_exists(path) || !cf_file_exists(marker))
+        return;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 8;
+        l->dirs = realloc(l->dirs, l->cap * sizeof *l->dirs);
+    }
+    l->dirs[l->n++] = cf_strdup(path);
+}
+
+size_t cf_test_cases(const char *family, const char *marker_file, char ***dirs)
+{
+    char root[4096];
+    snprintf(root, sizeof root, "%s/%s", cf_test_fixtures(), family);
+    case_list l = {.marker_file = marker_file};
+    cf_test_each_entry(root, add_case, &l);
+    if (l.n)
+        qsort(l.dirs, l.n, sizeof *l.dirs, cmp_str);
+    *dirs = l.dirs;
+    return l.n;
 }
 
 void cf_test_free_list(char **list, size_t n)
@@ -62,6 +79,16 @@ void cf_test_free_list(char **list, size_t n)
     for (size_t i = 0; i < n; i++)
         free(list[i]);
     free(list);
+}
+
+size_t cf_test_run_cases(const char *family, const char *marker_file, void (*run)(const char *dir))
+{
+    char **dirs = NULL;
+    size_t n = cf_test_cases(family, marker_file, &dirs);
+    for (size_t i = 0; i < n; i++)
+        run(dirs[i]);
+    cf_test_free_list(dirs, n);
+    return n;
 }
 
 cJSON *cf_test_read_json(const char *path)

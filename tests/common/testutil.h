@@ -18,6 +18,13 @@ const char *cf_test_data(void);
  * cf_test_free_list. */
 size_t cf_test_cases(const char *family, const char *marker_file, char ***dirs);
 void cf_test_free_list(char **list, size_t n);
+/* Runs run(dir) on every case folder cf_test_cases lists; returns how many there were. */
+size_t cf_test_run_cases(const char *family, const char *marker_file, void (*run)(const char *dir));
+
+/* Calls visit(path, name, ctx) for every entry of `dir` but the hidden ones (names starting with
+ * '.'), in directory order; path is dir/name. Returns false when `dir` cannot be opened. */
+typedef void (*cf_test_visit_fn)(const char *path, const char *name, void *ctx);
+bool cf_test_each_entry(const char *dir, cf_test_visit_fn visit, void *ctx);
 
 /* Parse a JSON file (NULL on failure, with a Criterion failure message). */
 cJSON *cf_test_read_json(const char *path);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fixture_case.h"
 #include "common/testutil.h"
 #include "generation/generate.h"
 #include "io/config.h"
@@ -19,30 +20,15 @@
 
 static const char *const k_families[] = {"bart", "marian"};
 
-typedef struct fixture {
-    char dir[4096];
-    char family[16];
-    cf_safetensors *exp;
-    cf_config config;
-} fixture;
-
-static const int64_t *ids_of(const fixture *f, const char *name, int64_t *n)
-{
-    const cf_tensor *t = cf_st_find(f->exp, name);
-    if (!t)
-        return NULL;
-    cr_assert_eq(t->dtype, CF_DTYPE_I64, "%s: %s is not int64", f->dir, name);
-    *n = cf_tensor_numel(t);
-    return t->data;
-}
+typedef cf_test_case fixture;
 
 /* ---------------------------------------------------------------- generation ---- */
 
 static int64_t longest_sequence(const fixture *f)
 {
     int64_t a = 0, b = 0;
-    ids_of(f, "greedy.sequences", &a);
-    ids_of(f, "beam.sequences", &b);
+    cf_test_case_ids(f, "greedy.sequences", &a);
+    cf_test_case_ids(f, "beam.sequences", &b);
     return a > b ? a : b;
 }
 
@@ -67,7 +53,7 @@ static void settings(const fixture *f, const cf_seq2seq *m, bool beam, cf_gen_co
 static void check_generation(const fixture *f, const cf_seq2seq *m, const char *name, bool beam)
 {
     int64_t n_want, n_in;
-    const int64_t *want = ids_of(f, name, &n_want), *ids = ids_of(f, "input_ids", &n_in);
+    const int64_t *want = cf_test_case_ids(f, name, &n_want), *ids = cf_test_case_ids(f, "input_ids", &n_in);
     if (!want)
         return;
     cf_gen_config g;
@@ -93,35 +79,24 @@ static void check_generation(const fixture *f, const cf_seq2seq *m, const char *
     cf_gen_config_free(&g);
 }
 
+static void generate_case(cf_test_case *f, void *checked)
+{
+    if (longest_sequence(f) <= 0)
+        return;
+    cf_seq2seq *m = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_seq2seq_load(f->dir, &f->config, &m, &err), CF_OK, "%s: %s", f->dir, err.message);
+    check_generation(f, m, "greedy.sequences", false);
+    check_generation(f, m, "beam.sequences", true);
+    ++*(size_t *)checked;
+    cf_seq2seq_free(m);
+}
+
 Test(seq2seq_generation, greedy_and_beam_sequences)
 {
     size_t checked = 0;
-    for (size_t fam = 0; fam < sizeof k_families / sizeof *k_families; fam++) {
-        char **dirs = NULL;
-        size_t n = cf_test_cases(k_families[fam], "expected.safetensors", &dirs);
-        for (size_t i = 0; i < n; i++) {
-            fixture f = {0};
-            cf_error err = {0};
-            char path[4200];
-            snprintf(f.dir, sizeof f.dir, "%s", dirs[i]);
-            snprintf(f.family, sizeof f.family, "%s", k_families[fam]);
-            snprintf(path, sizeof path, "%s/expected.safetensors", f.dir);
-            cr_assert_eq(cf_st_open(path, &f.exp, &err), CF_OK, "%s", err.message);
-            snprintf(path, sizeof path, "%s/config.json", f.dir);
-            cr_assert_eq(cf_config_load(&f.config, path, &err), CF_OK, "%s", err.message);
-            if (longest_sequence(&f) > 0) {
-                cf_seq2seq *m = NULL;
-                cr_assert_eq(cf_seq2seq_load(f.dir, &f.config, &m, &err), CF_OK, "%s: %s", f.dir, err.message);
-                check_generation(&f, m, "greedy.sequences", false);
-                check_generation(&f, m, "beam.sequences", true);
-                checked++;
-                cf_seq2seq_free(m);
-            }
-            cf_config_free(&f.config);
-            cf_st_close(f.exp);
-        }
-        cf_test_free_list(dirs, n);
-    }
+    for (size_t fam = 0; fam < sizeof k_families / sizeof *k_families; fam++)
+        cf_test_each_case(k_families[fam], generate_case, &checked);
     cr_log_info("%zu encoder-decoder cases generated", checked);
     cr_assert_gt(checked, 0, "no bart/marian generation cases under %s", cf_test_fixtures());
 }

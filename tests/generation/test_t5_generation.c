@@ -11,29 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fixture_case.h"
 #include "common/testutil.h"
 #include "generation/generate.h"
 #include "io/config.h"
 #include "io/safetensors.h"
 #include "models/seq2seq.h"
 
-static int64_t *stored_ids(const cf_safetensors *st, const char *name, size_t *n)
-{
-    const cf_tensor *t = cf_st_find(st, name);
-    if (!t)
-        return NULL;
-    *n = (size_t)cf_tensor_numel(t);
-    int64_t *ids = malloc(*n * sizeof *ids + 1);
-    for (size_t i = 0; i < *n; i++)
-        ids[i] = t->dtype == CF_DTYPE_I64 ? ((const int64_t *)t->data)[i] : ((const int32_t *)t->data)[i];
-    return ids;
-}
-
 static void check_sequence(const char *dir, const cf_seq2seq *m, const cf_config *cfg, const cf_safetensors *expected,
                            const char *name, const char *task, int64_t num_beams)
 {
     size_t n_want = 0, n_in = 0;
-    int64_t *want = stored_ids(expected, name, &n_want), *input = stored_ids(expected, "input_ids", &n_in);
+    int64_t *want = cf_test_expected_ids(expected, name, &n_want), *input = cf_test_expected_ids(expected, "input_ids", &n_in);
     cr_assert(want && input, "%s: %s or input_ids missing", dir, name);
     cf_error err = {0};
     cf_gen_config g;
@@ -61,27 +50,18 @@ static void check_sequence(const char *dir, const cf_seq2seq *m, const cf_config
     free(input);
 }
 
+static void check_case(cf_test_case *c, void *ctx)
+{
+    cf_seq2seq *m = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_seq2seq_load(c->dir, &c->config, &m, &err), CF_OK, "%s", err.message);
+    check_sequence(c->dir, m, &c->config, c->exp, "greedy.sequences", NULL, 1);
+    check_sequence(c->dir, m, &c->config, c->exp, "beam.sequences", "summarization", 4);
+    cf_seq2seq_free(m);
+}
+
 Test(t5_generation, greedy_and_beam_sequences)
 {
-    char **dirs = NULL;
-    size_t n = cf_test_cases("t5", "expected.safetensors", &dirs);
+    size_t n = cf_test_each_case("t5", check_case, NULL);
     cr_assert_gt(n, 0, "no t5 fixture cases under %s", cf_test_fixtures());
-    for (size_t i = 0; i < n; i++) {
-        char path[4200];
-        cf_error err = {0};
-        snprintf(path, sizeof path, "%s/expected.safetensors", dirs[i]);
-        cf_safetensors *expected = NULL;
-        cr_assert_eq(cf_st_open(path, &expected, &err), CF_OK, "%s", err.message);
-        cf_config cfg;
-        snprintf(path, sizeof path, "%s/config.json", dirs[i]);
-        cr_assert_eq(cf_config_load(&cfg, path, &err), CF_OK, "%s", err.message);
-        cf_seq2seq *m = NULL;
-        cr_assert_eq(cf_seq2seq_load(dirs[i], &cfg, &m, &err), CF_OK, "%s", err.message);
-        check_sequence(dirs[i], m, &cfg, expected, "greedy.sequences", NULL, 1);
-        check_sequence(dirs[i], m, &cfg, expected, "beam.sequences", "summarization", 4);
-        cf_seq2seq_free(m);
-        cf_config_free(&cfg);
-        cf_st_close(expected);
-    }
-    cf_test_free_list(dirs, n);
 }

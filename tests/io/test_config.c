@@ -1,6 +1,5 @@
 /* config.json accessors: dotted paths, defaults, required keys, labels, malformed files. */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,36 +227,28 @@ Test(config, load_and_load_optional)
 
 static size_t g_loaded;
 
-/* Every config.json under the fixtures (walked, whatever the families are). */
-static void load_configs_under(const char *dir, int depth)
+/* Every config.json under the fixtures (walked, whatever the families are, 6 levels deep). */
+static void load_configs_under(const char *path, const char *name, void *depth)
 {
-    DIR *d = depth < 6 ? opendir(dir) : NULL;
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (cf_dir_exists(path)) {
-            load_configs_under(path, depth + 1);
-        } else if (!strcmp(e->d_name, "config.json")) {
-            cf_config c;
-            cf_error err = {0};
-            cr_assert_eq(cf_config_load(&c, path, &err), CF_OK, "%s", err.message);
-            cr_assert(cf_config_has(&c, "model_type"), "%s has no model_type", path);
-            cr_assert_gt(cf_config_num_labels(&c), 0);
-            cf_config_free(&c);
-            g_loaded++;
-        }
+    if (cf_dir_exists(path)) {
+        int below = *(const int *)depth + 1;
+        if (below < 6)
+            cf_test_each_entry(path, load_configs_under, &below);
+    } else if (!strcmp(name, "config.json")) {
+        cf_config c;
+        cf_error err = {0};
+        cr_assert_eq(cf_config_load(&c, path, &err), CF_OK, "%s", err.message);
+        cr_assert(cf_config_has(&c, "model_type"), "%s has no model_type", path);
+        cr_assert_gt(cf_config_num_labels(&c), 0);
+        cf_config_free(&c);
+        g_loaded++;
     }
-    closedir(d);
 }
 
 Test(config, every_fixture_config_loads)
 {
     g_loaded = 0;
-    load_configs_under(cf_test_fixtures(), 0);
+    int depth = 0;
+    cf_test_each_entry(cf_test_fixtures(), load_configs_under, &depth);
     cr_assert_gt(g_loaded, 0, "no config.json found under %s", cf_test_fixtures());
 }

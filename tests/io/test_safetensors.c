@@ -22,21 +22,12 @@ static void make_tmp(void)
     cr_assert_not_null(mkdtemp(g_tmp));
 }
 
+static void unlink_entry(const char *path, const char *name, void *ctx) { unlink(path); }
+
 static void remove_tmp(void)
 {
-    DIR *d = opendir(g_tmp);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[512];
-        snprintf(p, sizeof p, "%s/%s", g_tmp, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(g_tmp);
+    if (cf_test_each_entry(g_tmp, unlink_entry, NULL))
+        rmdir(g_tmp);
 }
 
 static void tmp_path(char *buf, size_t size, const char *name) { snprintf(buf, size, "%s/%s", g_tmp, name); }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fixture_case.h"
 #include "common/testutil.h"
 #include "core/buf.h"
 #include "io/safetensors.h"
@@ -161,25 +162,23 @@ Test(whisper_features, log_mel_matches_transformers)
 }
 
 /* Every Whisper model fixture's preprocessor_config.json builds an extractor with its values. */
+static void check_whisper_preprocessor(const char *dir)
+{
+    cf_config cfg;
+    cf_test_load_config(&cfg, dir, "preprocessor_config.json");
+    cf_error err = {0};
+    cf_whisper_features fe;
+    cr_assert_eq(cf_whisper_features_init(&fe, &cfg, &err), CF_OK, "%s", err.message);
+    cr_assert_eq(fe.feature_size, cf_config_int(&cfg, "feature_size", -1));
+    cr_assert_eq(fe.n_samples, cf_config_int(&cfg, "n_samples", fe.n_samples));
+    cr_assert_eq(fe.n_frames, cf_config_int(&cfg, "nb_max_frames", fe.n_frames));
+    cf_whisper_features_free(&fe);
+    cf_config_free(&cfg);
+}
+
 Test(whisper_features, reads_model_preprocessor_configs)
 {
-    char **cases = NULL;
-    size_t n = cf_test_cases("whisper", "preprocessor_config.json", &cases);
-    for (size_t i = 0; i < n; i++) {
-        cf_config cfg;
-        cf_error err = {0};
-        char path[4200];
-        snprintf(path, sizeof path, "%s/preprocessor_config.json", cases[i]);
-        cr_assert_eq(cf_config_load(&cfg, path, &err), CF_OK, "%s", err.message);
-        cf_whisper_features fe;
-        cr_assert_eq(cf_whisper_features_init(&fe, &cfg, &err), CF_OK, "%s", err.message);
-        cr_assert_eq(fe.feature_size, cf_config_int(&cfg, "feature_size", -1));
-        cr_assert_eq(fe.n_samples, cf_config_int(&cfg, "n_samples", fe.n_samples));
-        cr_assert_eq(fe.n_frames, cf_config_int(&cfg, "nb_max_frames", fe.n_frames));
-        cf_whisper_features_free(&fe);
-        cf_config_free(&cfg);
-    }
-    cf_test_free_list(cases, n);
+    cf_test_run_cases("whisper", "preprocessor_config.json", check_whisper_preprocessor);
 }
 
 Test(whisper_features, silence_and_long_input)
@@ -328,25 +327,22 @@ Test(wav2vec2_features, input_values_match_transformers)
     cr_assert_gt(checked, 0, "no wav2vec2 input_values in %s/audio", cf_test_fixtures());
 }
 
+static void check_wav2vec2_preprocessor(const char *dir)
+{
+    cf_config cfg;
+    cf_test_load_config(&cfg, dir, "preprocessor_config.json");
+    cf_error err = {0};
+    cf_wav2vec2_features fe;
+    cr_assert_eq(cf_wav2vec2_features_init(&fe, &cfg, &err), CF_OK, "%s", err.message);
+    cr_assert_eq(fe.return_attention_mask, cf_config_bool(&cfg, "return_attention_mask", false));
+    cr_assert_eq(fe.do_normalize, cf_config_bool(&cfg, "do_normalize", true));
+    cr_assert_eq(fe.sampling_rate, cf_config_int(&cfg, "sampling_rate", -1));
+    cf_config_free(&cfg);
+}
+
 Test(wav2vec2_features, reads_model_preprocessor_configs)
 {
-    char **cases = NULL;
-    size_t n = cf_test_cases("wav2vec2", "preprocessor_config.json", &cases);
-    cr_assert_gt(n, 0);
-    for (size_t i = 0; i < n; i++) {
-        cf_config cfg;
-        cf_error err = {0};
-        char path[4200];
-        snprintf(path, sizeof path, "%s/preprocessor_config.json", cases[i]);
-        cr_assert_eq(cf_config_load(&cfg, path, &err), CF_OK, "%s", err.message);
-        cf_wav2vec2_features fe;
-        cr_assert_eq(cf_wav2vec2_features_init(&fe, &cfg, &err), CF_OK, "%s", err.message);
-        cr_assert_eq(fe.return_attention_mask, cf_config_bool(&cfg, "return_attention_mask", false));
-        cr_assert_eq(fe.do_normalize, cf_config_bool(&cfg, "do_normalize", true));
-        cr_assert_eq(fe.sampling_rate, cf_config_int(&cfg, "sampling_rate", -1));
-        cf_config_free(&cfg);
-    }
-    cf_test_free_list(cases, n);
+    cr_assert_gt(cf_test_run_cases("wav2vec2", "preprocessor_config.json", check_wav2vec2_preprocessor), 0);
 }
 
 /* Without an attention mask transformers normalizes the padded row, zeros included. */

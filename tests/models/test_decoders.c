@@ -19,6 +19,7 @@
 #include "io/safetensors.h"
 #include "models/causal_lm.h"
 #include "models/llama.h"
+#include "common/fixture_case.h"
 #include "common/testutil.h"
 
 /* Full forward and hidden states: float32 reference, same op order up to BLAS summation order. */
@@ -29,52 +30,9 @@
 #define INC_RTOL 1e-4
 
 typedef struct fixture {
-    char dir[4096];
-    cf_safetensors *exp;
+    const cf_test_case *c;
     cf_causal_lm *model;
-    cf_config config;
 } fixture;
-
-static void fixture_open(fixture *f, const char *dir)
-{
-    cf_error err = {0};
-    snprintf(f->dir, sizeof f->dir, "%s", dir);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/expected.safetensors", dir);
-    cr_assert_eq(cf_st_open(path, &f->exp, &err), CF_OK, "%s", err.message);
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    cr_assert_eq(cf_config_load(&f->config, path, &err), CF_OK, "%s", err.message);
-    cr_assert_eq(cf_causal_lm_load(dir, &f->config, &f->model, &err), CF_OK, "%s: %s", dir, err.message);
-}
-
-static void fixture_close(fixture *f)
-{
-    cf_causal_lm_free(f->model);
-    cf_config_free(&f->config);
-    cf_st_close(f->exp);
-}
-
-static const int64_t *ids_of(const fixture *f, const char *name, int64_t *n)
-{
-    const cf_tensor *t = cf_st_find(f->exp, name);
-    if (!t)
-        return NULL;
-    cr_assert_eq(t->dtype, CF_DTYPE_I64, "%s: %s is not int64", f->dir, name);
-    *n = cf_tensor_numel(t);
-    return t->data;
-}
-
-static float *floats_of(const fixture *f, const char *name, int64_t *n)
-{
-    const cf_tensor *t = cf_st_find(f->exp, name);
-    if (!t)
-        return NULL;
-    float *out = malloc(cf_tensor_numel(t) * sizeof *out);
-    cf_error err = {0};
-    cr_assert_eq(cf_tensor_to_f32(t, out, &err), CF_OK, "%s", err.message);
-    *n = cf_tensor_numel(t);
-    return out;
-}
 
 static void expect_close(const char *what, const fixture *f, const float *got, const float *want, int64_t n,
                          double atol, double rtol)
@@ -82,7 +40,7 @@ static void expect_close(const char *what, const fixture *f, const float *got, c
     double worst;
     size_t at;
     cr_expect(cf_test_allclose(got, want, (size_t)n, atol, rtol, &worst, &at),
-              "%s: %s differs by %g at %zu (got %g, want %g; atol %g rtol %g)", f->dir, what, worst, at,
+              "%s: %s differs by %g at %zu (got %g, want %g; atol %g rtol %g)", f->c->dir, what, worst, at,
               got[at], want[at], atol, rtol);
 }
 
@@ -97,10 +55,10 @@ static void on_hidden(void *p, int index, const float *hidden, int64_t rows, int
     char name[64];
     snprintf(name, sizeof name, "hidden_states.%d", index);
     int64_t n;
-    float *want = floats_of(c->f, name, &n);
+    float *want = cf_test_case_floats(c->f->c, name, &n);
     if (!want)
         return;
-    cr_assert_eq(n, rows * dim, "%s: %s has %lld values, model gives %lld", c->f->dir, name, (long long)n,
+    cr_assert_eq(n, rows * dim, "%s: %s has %lld values, model gives %lld", c->f->c->dir, name, (long long)n,
                  (long long)(rows * dim));
     expect_close(name, c->f, hidden, want, n, FWD_ATOL, FWD_RTOL);
     free(want);
@@ -110,8 +68,8 @@ static void on_hidden(void *p, int index, const float *hidden, int64_t rows, int
 static void check_forward(fixture *f)
 {
     int64_t n, nl;
-    const int64_t *ids = ids_of(f, "input_ids", &n);
-    float *want = floats_of(f, "logits", &nl);
+    const int64_t *ids = cf_test_case_ids(f->c, "input_ids", &n);
+    float *want = cf_test_case_floats(f->c, "logits", &nl);
     if (!ids || !want)
         return;
     int64_t V = f->model->arch.vocab;
@@ -120,7 +78,7 @@ static void check_forward(fixture *f)
     hidden_ctx hc = {f, 0};
     cf_error err = {0};
     cr_assert_eq(cf_causal_lm_forward(f->model, ids, n, logits, on_hidden, &hc, &err), CF_OK, "%s", err.message);
-    cr_expect_eq(hc.seen, f->model->arch.n_layers + 1, "%s: compared %d hidden states", f->dir, hc.seen);
+    cr_expect_eq(hc.seen, f->model->arch.n_layers + 1, "%s: compared %d hidden states", f->c->dir, hc.seen);
     expect_close("logits", f, logits, want, nl, FWD_ATOL, FWD_RTOL);
     free(logits);
     free(want);
@@ -130,8 +88,8 @@ static void check_forward(fixture *f)
 static void check_incremental(fixture *f)
 {
     int64_t n, nl;
-    const int64_t *ids = ids_of(f, "input_ids", &n);
-    float *want = floats_of(f, "incremental.logits_last3", &nl);
+    const int64_t *ids = cf_test_case_ids(f->c, "input_ids", &n);
+    float *want = cf_test_case_floats(f->c, "incremental.logits_last3", &nl);
     if (!ids || !want)
         return;
     int64_t V = f->model->arch.vocab, k = nl / V;
@@ -156,8 +114,8 @@ static void check_incremental(fixture *f)
 static void check_long(fixture *f)
 {
     int64_t n, nl;
-    const int64_t *ids = ids_of(f, "long.input_ids", &n);
-    float *want = floats_of(f, "long.logits_last", &nl);
+    const int64_t *ids = cf_test_case_ids(f->c, "long.input_ids", &n);
+    float *want = cf_test_case_floats(f->c, "long.logits_last", &nl);
     if (!ids || !want)
         return;
     int64_t V = f->model->arch.vocab;
@@ -214,15 +172,15 @@ static void greedy_batch(const cf_causal_lm *m, int64_t batch, int64_t len, cons
 static void expect_ids(const fixture *f, const char *what, const int64_t *got, const int64_t *want, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
-        cr_expect_eq(got[i], want[i], "%s: %s differs at %lld: got %lld, want %lld", f->dir, what, (long long)i,
+        cr_expect_eq(got[i], want[i], "%s: %s differs at %lld: got %lld, want %lld", f->c->dir, what, (long long)i,
                      (long long)got[i], (long long)want[i]);
 }
 
 static void check_greedy(fixture *f, const char *seq_name, const char *prompt_name)
 {
     int64_t n, total;
-    const int64_t *want = ids_of(f, seq_name, &total);
-    const int64_t *prompt = prompt_name ? ids_of(f, prompt_name, &n) : NULL;
+    const int64_t *want = cf_test_case_ids(f->c, seq_name, &total);
+    const int64_t *prompt = prompt_name ? cf_test_case_ids(f->c, prompt_name, &n) : NULL;
     if (!want)
         return;
     if (!prompt) { /* from the first token alone (llama2.c's <s>) */
@@ -230,7 +188,7 @@ static void check_greedy(fixture *f, const char *seq_name, const char *prompt_na
         n = 1;
     }
     int64_t *got = malloc((size_t)total * sizeof *got);
-    greedy_batch(f->model, 1, n, prompt, NULL, total, cf_config_int(&f->config, "eos_token_id", -1), got);
+    greedy_batch(f->model, 1, n, prompt, NULL, total, cf_config_int(&f->c->config, "eos_token_id", -1), got);
     expect_ids(f, seq_name, got, want, total);
     free(got);
 }
@@ -238,15 +196,15 @@ static void check_greedy(fixture *f, const char *seq_name, const char *prompt_na
 static void check_batch(fixture *f)
 {
     int64_t n, nm, ns;
-    const int64_t *ids = ids_of(f, "batch.input_ids", &n);
-    const int64_t *mask = ids_of(f, "batch.attention_mask", &nm);
-    const int64_t *want = ids_of(f, "batch.sequences", &ns);
+    const int64_t *ids = cf_test_case_ids(f->c, "batch.input_ids", &n);
+    const int64_t *mask = cf_test_case_ids(f->c, "batch.attention_mask", &nm);
+    const int64_t *want = cf_test_case_ids(f->c, "batch.sequences", &ns);
     if (!ids || !mask || !want)
         return;
-    const cf_tensor *t = cf_st_find(f->exp, "batch.input_ids");
+    const cf_tensor *t = cf_st_find(f->c->exp, "batch.input_ids");
     int64_t batch = t->shape[0], len = t->shape[1], total = ns / batch;
     int64_t *got = malloc((size_t)ns * sizeof *got);
-    greedy_batch(f->model, batch, len, ids, mask, total, cf_config_int(&f->config, "eos_token_id", -1), got);
+    greedy_batch(f->model, batch, len, ids, mask, total, cf_config_int(&f->c->config, "eos_token_id", -1), got);
     expect_ids(f, "batch.sequences", got, want, ns);
     free(got);
 }
@@ -254,20 +212,20 @@ static void check_batch(fixture *f)
 /* Sibling *.bin llama2.c checkpoint: same logits as the folder on input_ids. */
 static void check_llama2c(fixture *f)
 {
-    DIR *d = opendir(f->dir);
+    DIR *d = opendir(f->c->dir);
     struct dirent *e;
     char bin[4400] = "";
     while (d && (e = readdir(d))) {
         size_t l = strlen(e->d_name);
         char path[4400];
-        snprintf(path, sizeof path, "%s/%s", f->dir, e->d_name);
+        snprintf(path, sizeof path, "%s/%s", f->c->dir, e->d_name);
         if (l > 4 && !strcmp(e->d_name + l - 4, ".bin") && cf_llama2c_sniff(path))
             snprintf(bin, sizeof bin, "%s", path);
     }
     if (d)
         closedir(d);
     int64_t n;
-    const int64_t *ids = ids_of(f, "input_ids", &n);
+    const int64_t *ids = cf_test_case_ids(f->c, "input_ids", &n);
     if (!bin[0] || !ids)
         return;
     cf_causal_lm *m = calloc(1, sizeof *m);
@@ -284,25 +242,22 @@ static void check_llama2c(fixture *f)
     cf_causal_lm_free(m);
 }
 
-static size_t run_family(const char *family)
+static void check_case(cf_test_case *c, void *ctx)
 {
-    char **dirs;
-    size_t n = cf_test_cases(family, "expected.safetensors", &dirs);
-    for (size_t i = 0; i < n; i++) {
-        fixture f = {0};
-        fixture_open(&f, dirs[i]);
-        check_forward(&f);
-        check_incremental(&f);
-        check_long(&f);
-        check_greedy(&f, "greedy.sequences", "input_ids");
-        check_greedy(&f, "llama2c_greedy_ids", NULL);
-        check_batch(&f);
-        check_llama2c(&f);
-        fixture_close(&f);
-    }
-    cf_test_free_list(dirs, n);
-    return n;
+    fixture f = {.c = c};
+    cf_error err = {0};
+    cr_assert_eq(cf_causal_lm_load(c->dir, &c->config, &f.model, &err), CF_OK, "%s: %s", c->dir, err.message);
+    check_forward(&f);
+    check_incremental(&f);
+    check_long(&f);
+    check_greedy(&f, "greedy.sequences", "input_ids");
+    check_greedy(&f, "llama2c_greedy_ids", NULL);
+    check_batch(&f);
+    check_llama2c(&f);
+    cf_causal_lm_free(f.model);
 }
+
+static size_t run_family(const char *family) { return cf_test_each_case(family, check_case, NULL); }
 
 Test(decoders, gpt2) { cr_assert(run_family("gpt2") > 0, "no gpt2 cases under %s", cf_test_fixtures()); }
 Test(decoders, llama) { cr_assert(run_family("llama") > 0, "no llama cases under %s", cf_test_fixtures()); }

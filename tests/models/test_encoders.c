@@ -10,43 +10,13 @@
 #include "io/config.h"
 #include "io/safetensors.h"
 #include "models/encoder.h"
+#include "common/fixture_case.h"
 #include "common/testutil.h"
 
 static const double k_atol = 1e-4, k_rtol = 1e-4;
 static const char *const k_families[] = {"bert", "distilbert", "roberta"};
 
-typedef struct check_ctx {
-    const char *case_dir, *prefix;
-    const cf_safetensors *expected;
-    size_t compared, failed;
-} check_ctx;
-
-/* Compare n floats against the expected tensor `name` (with prefix), read as f32. */
-static void compare(check_ctx *c, const char *name, const float *got, size_t n)
-{
-    char full[256];
-    snprintf(full, sizeof full, "%s%s", c->prefix, name);
-    const cf_tensor *t = cf_st_find(c->expected, full);
-    if (!t)
-        return;
-    cr_expect_eq((size_t)cf_tensor_numel(t), n, "%s: %s has %lld values, forward gave %zu", c->case_dir, full,
-                 (long long)cf_tensor_numel(t), n);
-    if ((size_t)cf_tensor_numel(t) != n) {
-        c->failed++;
-        return;
-    }
-    float *want = malloc(n * sizeof(float));
-    cf_error err = {0};
-    cr_assert_eq(cf_tensor_to_f32(t, want, &err), CF_OK, "%s", err.message);
-    double worst = 0;
-    size_t at = 0;
-    bool ok = cf_test_allclose(got, want, n, k_atol, k_rtol, &worst, &at);
-    cr_expect(ok, "%s: %s differs: |diff| %.3g at %zu (got %.7g, want %.7g)", c->case_dir, full, worst, at,
-              got[at], want[at]);
-    c->compared++;
-    c->failed += !ok;
-    free(want);
-}
+typedef cf_test_tensor_check check_ctx;
 
 static void on_hidden(void *ctx, int index, const float *h, int64_t rows, int64_t dim)
 {
@@ -55,7 +25,7 @@ static void on_hidden(void *ctx, int index, const float *h, int64_t rows, int64_
         snprintf(name, sizeof name, "embeddings");
     else
         snprintf(name, sizeof name, "hidden_states.%d", index);
-    compare(ctx, name, h, (size_t)(rows * dim));
+    cf_test_check_values(ctx, name, h, (size_t)(rows * dim));
 }
 
 static cf_encoder_head head_of(const cf_config *cfg)
@@ -87,14 +57,14 @@ static const int64_t *ids_of(const cf_safetensors *st, const char *prefix, const
 static void compare_heads(check_ctx *c, cf_encoder *m, const cf_encoder_output *o, int64_t batch, int64_t seq)
 {
     int64_t h = cf_encoder_hidden_size(m), t = batch * seq;
-    compare(c, "last_hidden_state", o->last_hidden_state, (size_t)(t * h));
+    cf_test_check_values(c, "last_hidden_state", o->last_hidden_state, (size_t)(t * h));
     if (o->pooler_output)
-        compare(c, "pooler_output", o->pooler_output, (size_t)(batch * h));
+        cf_test_check_values(c, "pooler_output", o->pooler_output, (size_t)(batch * h));
     switch (cf_encoder_head_kind(m)) {
     case CF_HEAD_BASE: break;
     case CF_HEAD_SEQUENCE_CLASSIFICATION:
     case CF_HEAD_TOKEN_CLASSIFICATION:
-        compare(c, "logits", o->logits, (size_t)(o->logits_rows * o->logits_cols));
+        cf_test_check_values(c, "logits", o->logits, (size_t)(o->logits_rows * o->logits_cols));
         break;
     case CF_HEAD_QUESTION_ANSWERING: {
         float *start = malloc((size_t)t * sizeof(float)), *end = malloc((size_t)t * sizeof(float));
@@ -102,8 +72,8 @@ static void compare_heads(check_ctx *c, cf_encoder *m, const cf_encoder_output *
             start[i] = o->logits[2 * i];
             end[i] = o->logits[2 * i + 1];
         }
-        compare(c, "start_logits", start, (size_t)t);
-        compare(c, "end_logits", end, (size_t)t);
+        cf_test_check_values(c, "start_logits", start, (size_t)t);
+        cf_test_check_values(c, "end_logits", end, (size_t)t);
         free(start);
         free(end);
         break;
@@ -113,7 +83,7 @@ static void compare_heads(check_ctx *c, cf_encoder *m, const cf_encoder_output *
         float *head = malloc((size_t)(t * cols) * sizeof(float));
         for (int64_t r = 0; r < t; r++)
             memcpy(head + r * cols, o->logits + r * v, (size_t)cols * sizeof(float));
-        compare(c, "logits_vocab_0_256", head, (size_t)(t * cols));
+        cf_test_check_values(c, "logits_vocab_0_256", head, (size_t)(t * cols));
         free(head);
         char name[256];
         snprintf(name, sizeof name, "%smask_positions", c->prefix);
@@ -126,7 +96,7 @@ static void compare_heads(check_ctx *c, cf_encoder *m, const cf_encoder_output *
                 cr_assert(p[i] >= 0 && p[i] < t, "%s: mask position %lld out of range", c->case_dir, (long long)p[i]);
                 memcpy(rows + i * v, o->logits + p[i] * v, (size_t)v * sizeof(float));
             }
-            compare(c, "logits_at_mask_positions", rows, (size_t)(n * v));
+            cf_test_check_values(c, "logits_at_mask_positions", rows, (size_t)(n * v));
             free(rows);
         }
         break;
@@ -143,7 +113,7 @@ static void run_group(cf_encoder *m, const char *case_dir, const cf_safetensors 
     const cf_tensor *ids = cf_st_find(expected, name);
     cr_assert(ids && ids->ndim == 2, "%s: %s must be [batch, seq]", case_dir, name);
     int64_t batch = ids->shape[0], seq = ids->shape[1];
-    check_ctx c = {.case_dir = case_dir, .prefix = prefix, .expected = expected};
+    check_ctx c = {.case_dir = case_dir, .prefix = prefix, .expected = expected, .atol = k_atol, .rtol = k_rtol};
     cf_encoder_input in = {
         .batch = batch, .seq = seq, .input_ids = ids_of(expected, prefix, "input_ids"),
         .attention_mask = ids_of(expected, prefix, "attention_mask"),

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/fixture_case.h"
 #include "common/testutil.h"
 #include "io/config.h"
 #include "io/safetensors.h"
@@ -25,52 +26,7 @@
 
 static const char *const k_families[] = {"bart", "marian"};
 
-typedef struct fixture {
-    char dir[4096];
-    char family[16];
-    cf_safetensors *exp;
-    cf_config config;
-} fixture;
-
-static void fixture_open(fixture *f, const char *family, const char *dir)
-{
-    cf_error err = {0};
-    snprintf(f->dir, sizeof f->dir, "%s", dir);
-    snprintf(f->family, sizeof f->family, "%s", family);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/expected.safetensors", dir);
-    cr_assert_eq(cf_st_open(path, &f->exp, &err), CF_OK, "%s", err.message);
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    cr_assert_eq(cf_config_load(&f->config, path, &err), CF_OK, "%s", err.message);
-}
-
-static void fixture_close(fixture *f)
-{
-    cf_config_free(&f->config);
-    cf_st_close(f->exp);
-}
-
-static const int64_t *ids_of(const fixture *f, const char *name, int64_t *n)
-{
-    const cf_tensor *t = cf_st_find(f->exp, name);
-    if (!t)
-        return NULL;
-    cr_assert_eq(t->dtype, CF_DTYPE_I64, "%s: %s is not int64", f->dir, name);
-    *n = cf_tensor_numel(t);
-    return t->data;
-}
-
-static float *floats_of(const fixture *f, const char *name, int64_t *n)
-{
-    const cf_tensor *t = cf_st_find(f->exp, name);
-    if (!t)
-        return NULL;
-    float *out = malloc(cf_tensor_numel(t) * sizeof *out);
-    cf_error err = {0};
-    cr_assert_eq(cf_tensor_to_f32(t, out, &err), CF_OK, "%s", err.message);
-    *n = cf_tensor_numel(t);
-    return out;
-}
+typedef cf_test_case fixture;
 
 static void expect_close(const fixture *f, const char *what, const float *got, const float *want, int64_t n)
 {
@@ -96,7 +52,7 @@ static void on_tensor(void *p, const char *name, const float *data, int64_t rows
     const char *names[2] = {name, !strcmp(name, last) ? "encoder_last_hidden_state" : NULL};
     for (int i = 0; i < 2 && names[i]; i++) {
         int64_t n;
-        float *want = floats_of(c->f, names[i], &n);
+        float *want = cf_test_case_floats(c->f, names[i], &n);
         if (!want)
             continue;
         cr_assert_eq(n, rows * cols, "%s: %s has %lld values, the model gives %lld", c->f->dir, names[i],
@@ -112,7 +68,7 @@ static void on_tensor(void *p, const char *name, const float *data, int64_t rows
 static void check_logits(const fixture *f, const float *logits, int64_t rows, int64_t V)
 {
     int64_t n;
-    float *want = floats_of(f, "logits_vocab_0_512", &n);
+    float *want = cf_test_case_floats(f, "logits_vocab_0_512", &n);
     if (want) {
         int64_t cols = n / rows;
         cr_assert_eq(cols * rows, n, "%s: logits_vocab_0_512 is not [%lld, k]", f->dir, (long long)rows);
@@ -123,7 +79,7 @@ static void check_logits(const fixture *f, const float *logits, int64_t rows, in
         free(got);
         free(want);
     }
-    want = floats_of(f, "logits_last", &n);
+    want = cf_test_case_floats(f, "logits_last", &n);
     if (want) {
         cr_assert_eq(n, V, "%s: logits_last has %lld values, the vocabulary %lld", f->dir, (long long)n,
                      (long long)V);
@@ -135,7 +91,7 @@ static void check_logits(const fixture *f, const float *logits, int64_t rows, in
 static void check_forward(const fixture *f, const cf_seq2seq *m)
 {
     int64_t n_in, n_dec;
-    const int64_t *ids = ids_of(f, "input_ids", &n_in), *dec = ids_of(f, "decoder_input_ids", &n_dec);
+    const int64_t *ids = cf_test_case_ids(f, "input_ids", &n_in), *dec = cf_test_case_ids(f, "decoder_input_ids", &n_dec);
     cr_assert(ids && dec, "%s: input_ids and decoder_input_ids expected", f->dir);
     int64_t V = m->arch.dec_vocab;
     float *logits = malloc((size_t)(n_dec * V) * sizeof *logits);
@@ -156,8 +112,8 @@ static void check_classifier(const fixture *f)
     cf_error err = {0};
     cr_assert_eq(cf_bart_classifier_load(f->dir, &f->config, &c, &err), CF_OK, "%s: %s", f->dir, err.message);
     int64_t n, nl;
-    const int64_t *ids = ids_of(f, "input_ids", &n);
-    float *want = floats_of(f, "logits", &nl);
+    const int64_t *ids = cf_test_case_ids(f, "input_ids", &n);
+    float *want = cf_test_case_floats(f, "logits", &nl);
     cr_assert(ids && want, "%s: input_ids and logits expected", f->dir);
     cr_assert_eq(nl, cf_bart_classifier_num_labels(c));
     float *got = malloc((size_t)nl * sizeof *got);
@@ -175,29 +131,24 @@ static bool is_classifier(const fixture *f)
     return cJSON_IsString(arch) && strstr(arch->valuestring, "ForSequenceClassification");
 }
 
+static void check_case(cf_test_case *f, void *ctx)
+{
+    if (is_classifier(f)) {
+        check_classifier(f);
+        return;
+    }
+    cf_seq2seq *m = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_seq2seq_load(f->dir, &f->config, &m, &err), CF_OK, "%s: %s", f->dir, err.message);
+    check_forward(f, m);
+    cf_seq2seq_free(m);
+}
+
 Test(seq2seq, every_fixture_case)
 {
     size_t cases = 0;
-    for (size_t fam = 0; fam < sizeof k_families / sizeof *k_families; fam++) {
-        char **dirs = NULL;
-        size_t n = cf_test_cases(k_families[fam], "expected.safetensors", &dirs);
-        for (size_t i = 0; i < n; i++) {
-            fixture f = {0};
-            fixture_open(&f, k_families[fam], dirs[i]);
-            if (is_classifier(&f)) {
-                check_classifier(&f);
-            } else {
-                cf_seq2seq *m = NULL;
-                cf_error err = {0};
-                cr_assert_eq(cf_seq2seq_load(f.dir, &f.config, &m, &err), CF_OK, "%s: %s", f.dir, err.message);
-                check_forward(&f, m);
-                cf_seq2seq_free(m);
-            }
-            fixture_close(&f);
-            cases++;
-        }
-        cf_test_free_list(dirs, n);
-    }
+    for (size_t fam = 0; fam < sizeof k_families / sizeof *k_families; fam++)
+        cases += cf_test_each_case(k_families[fam], check_case, NULL);
     cr_log_info("%zu encoder-decoder cases", cases);
     cr_assert_gt(cases, 0, "no bart/marian cases under %s", cf_test_fixtures());
 }

@@ -15,46 +15,36 @@
 #include "io/config.h"
 #include "io/safetensors.h"
 #include "models/wav2vec2.h"
+#include "common/fixture_case.h"
 #include "common/testutil.h"
 
 static const double k_atol = 1e-4, k_rtol = 1e-4;
 
-typedef struct check_ctx {
-    const char *case_dir;
-    const cf_safetensors *expected;
-    size_t compared, failed;
-} check_ctx;
-
-static void compare(void *p, const char *name, const float *got, int64_t rows, int64_t cols)
+/* The case folder's config and the wav2vec2 model of its head. */
+static cf_wav2vec2 *load_wav2vec2(const char *dir, cf_config *cfg)
 {
-    check_ctx *c = p;
-    size_t n = 0;
-    float *want = cf_test_expected_f32(c->expected, name, &n);
-    if (!want)
-        return;
-    cr_expect_eq(n, (size_t)(rows * cols), "%s: %s has %zu values, the model gave %lld", c->case_dir, name, n,
-                 (long long)(rows * cols));
-    if (n == (size_t)(rows * cols)) {
-        double worst = 0;
-        size_t at = 0;
-        bool ok = cf_test_allclose(got, want, n, k_atol, k_rtol, &worst, &at);
-        cr_expect(ok, "%s: %s differs: |diff| %.3g at %zu (got %.7g, want %.7g)", c->case_dir, name, worst, at,
-                  got[at], want[at]);
-        c->failed += !ok;
-    } else {
-        c->failed++;
-    }
-    c->compared++;
-    free(want);
+    cf_test_load_config(cfg, dir, "config.json");
+    cf_wav2vec2 *m = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_wav2vec2_load(dir, cfg, cf_wav2vec2_head_from_config(cfg), &m, &err), CF_OK, "%s", err.message);
+    return m;
+}
+
+/* The model of the first wav2vec2 case folder that has `marker_file`. */
+static cf_wav2vec2 *load_first_wav2vec2(const char *marker_file, cf_config *cfg)
+{
+    char **dirs = NULL;
+    size_t n = cf_test_cases("wav2vec2", marker_file, &dirs);
+    cr_assert_gt(n, 0);
+    cf_wav2vec2 *m = load_wav2vec2(dirs[0], cfg);
+    cf_test_free_list(dirs, n);
+    return m;
 }
 
 static void run_wav2vec2_case(const char *dir)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/expected.safetensors", dir);
-    cf_safetensors *expected = NULL;
+    cf_safetensors *expected = cf_test_open_expected(dir);
     cf_error err = {0};
-    cr_assert_eq(cf_st_open(path, &expected, &err), CF_OK, "%s", err.message);
     size_t n = 0;
     float *input = cf_test_expected_f32(expected, "input_values", &n);
     if (!input) { /* a classification case without stored tensors: the pipeline test covers it */
@@ -62,14 +52,10 @@ static void run_wav2vec2_case(const char *dir)
         return;
     }
     cf_config cfg;
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    cr_assert_eq(cf_config_load(&cfg, path, &err), CF_OK, "%s", err.message);
-    cf_wav2vec2 *m = NULL;
-    cr_assert_eq(cf_wav2vec2_load(dir, &cfg, cf_wav2vec2_head_from_config(&cfg), &m, &err), CF_OK, "%s",
-                 err.message);
-    check_ctx c = {.case_dir = dir, .expected = expected};
+    cf_wav2vec2 *m = load_wav2vec2(dir, &cfg);
+    cf_test_tensor_check c = {.case_dir = dir, .expected = expected, .atol = k_atol, .rtol = k_rtol};
     cf_wav2vec2_output out;
-    cr_assert_eq(cf_wav2vec2_forward(m, input, (int64_t)n, compare, &c, &out, &err), CF_OK, "%s", err.message);
+    cr_assert_eq(cf_wav2vec2_forward(m, input, (int64_t)n, cf_test_check_tensor, &c, &out, &err), CF_OK, "%s", err.message);
     cr_expect_gt(c.compared, 2, "%s: too few reference tensors compared (%zu)", dir, c.compared);
     cr_expect_eq(c.failed, 0, "%s: %zu of %zu tensors differ", dir, c.failed, c.compared);
     /* the same clip again: a reused arena must give the same logits */
@@ -86,34 +72,21 @@ static void run_wav2vec2_case(const char *dir)
 
 Test(wav2vec2, fixture_tensors)
 {
-    char **dirs = NULL;
-    size_t n = cf_test_cases("wav2vec2", "expected.safetensors", &dirs);
+    size_t n = cf_test_run_cases("wav2vec2", "expected.safetensors", run_wav2vec2_case);
     cr_assert_gt(n, 0, "no wav2vec2 fixture cases under %s", cf_test_fixtures());
-    for (size_t i = 0; i < n; i++)
-        run_wav2vec2_case(dirs[i]);
-    cf_test_free_list(dirs, n);
 }
 
 Test(wav2vec2, too_short_clip_is_an_error)
 {
-    char **dirs = NULL;
-    size_t n = cf_test_cases("wav2vec2", "expected.json", &dirs);
-    cr_assert_gt(n, 0);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", dirs[0]);
     cf_config cfg;
+    cf_wav2vec2 *m = load_first_wav2vec2("expected.json", &cfg);
     cf_error err = {0};
-    cr_assert_eq(cf_config_load(&cfg, path, &err), CF_OK, "%s", err.message);
-    cf_wav2vec2 *m = NULL;
-    cr_assert_eq(cf_wav2vec2_load(dirs[0], &cfg, cf_wav2vec2_head_from_config(&cfg), &m, &err), CF_OK, "%s",
-                 err.message);
     float samples[8] = {0};
     cf_wav2vec2_output out;
     cr_expect_eq(cf_wav2vec2_forward(m, samples, 8, NULL, NULL, &out, &err), CF_ERR_INVALID_ARG);
     cr_expect(strstr(err.message, "receptive field") != NULL, "%s", err.message);
     cf_wav2vec2_free(m);
     cf_config_free(&cfg);
-    cf_test_free_list(dirs, n);
 }
 
 /* ------------------------------------------------------- padded batches ---- */
@@ -159,14 +132,9 @@ static void expect_close(const char *dir, const char *what, const float *got, co
  *   (a "group" model normalises over the padding too, so transformers' own outputs differ there). */
 static void check_padded_batch(const char *dir)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", dir);
     cf_config cfg;
-    cf_error err = {0};
-    cr_assert_eq(cf_config_load(&cfg, path, &err), CF_OK, "%s", err.message);
+    cf_wav2vec2 *m = load_wav2vec2(dir, &cfg);
     bool layer_norm = !strcmp(cf_config_str(&cfg, "feat_extract_norm", "group"), "layer");
-    cf_wav2vec2 *m = NULL;
-    cr_assert_eq(cf_wav2vec2_load(dir, &cfg, cf_wav2vec2_head_from_config(&cfg), &m, &err), CF_OK, "%s", err.message);
     const int64_t n = 16000, n_short = 10000;
     float *batch = calloc(2 * (size_t)n, sizeof *batch), *clip = test_signal((size_t)n);
     memcpy(batch, clip, (size_t)n * sizeof *batch);
@@ -199,27 +167,14 @@ static void check_padded_batch(const char *dir)
 
 Test(wav2vec2, padded_batches_match_single_clips)
 {
-    char **dirs = NULL;
-    size_t n = cf_test_cases("wav2vec2", "config.json", &dirs);
-    cr_assert_gt(n, 0);
-    for (size_t i = 0; i < n; i++)
-        check_padded_batch(dirs[i]);
-    cf_test_free_list(dirs, n);
+    cr_assert_gt(cf_test_run_cases("wav2vec2", "config.json", check_padded_batch), 0);
 }
 
 Test(wav2vec2, bad_attention_mask_is_an_error)
 {
-    char **dirs = NULL;
-    size_t n = cf_test_cases("wav2vec2", "config.json", &dirs);
-    cr_assert_gt(n, 0);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", dirs[0]);
     cf_config cfg;
+    cf_wav2vec2 *m = load_first_wav2vec2("config.json", &cfg);
     cf_error err = {0};
-    cr_assert_eq(cf_config_load(&cfg, path, &err), CF_OK, "%s", err.message);
-    cf_wav2vec2 *m = NULL;
-    cr_assert_eq(cf_wav2vec2_load(dirs[0], &cfg, cf_wav2vec2_head_from_config(&cfg), &m, &err), CF_OK, "%s",
-                 err.message);
     float *x = test_signal(4000);
     cf_wav2vec2_output out;
     const int64_t too_long[1] = {5000}, too_short[1] = {10};
@@ -230,7 +185,6 @@ Test(wav2vec2, bad_attention_mask_is_an_error)
     free(x);
     cf_wav2vec2_free(m);
     cf_config_free(&cfg);
-    cf_test_free_list(dirs, n);
 }
 
 /* ---------------------------------------------------------------- whisper ---- */
@@ -240,16 +194,16 @@ Test(wav2vec2, bad_attention_mask_is_an_error)
 
 static void run_whisper_forward(const char *dir, cf_whisper *m, const cf_safetensors *expected, const float *features)
 {
-    check_ctx c = {.case_dir = dir, .expected = expected};
+    cf_test_tensor_check c = {.case_dir = dir, .expected = expected, .atol = k_atol, .rtol = k_rtol};
     cf_error err = {0};
     int64_t L = cf_whisper_enc_len(m), d = cf_whisper_hidden(m), V = cf_whisper_vocab(m);
     float *enc = malloc((size_t)(L * d) * sizeof(float));
-    cr_assert_eq(cf_whisper_encode(m, features, enc, compare, &c, &err), CF_OK, "%s", err.message);
+    cr_assert_eq(cf_whisper_encode(m, features, enc, cf_test_check_tensor, &c, &err), CF_OK, "%s", err.message);
     size_t n = 0;
     int64_t *ids = cf_test_expected_ids(expected, "decoder_input_ids", &n);
     if (ids) {
         float *logits = malloc(n * (size_t)V * sizeof(float));
-        cr_assert_eq(cf_whisper_decode_full(m, enc, ids, (int64_t)n, logits, compare, &c, &err), CF_OK, "%s",
+        cr_assert_eq(cf_whisper_decode_full(m, enc, ids, (int64_t)n, logits, cf_test_check_tensor, &c, &err), CF_OK, "%s",
                      err.message);
         free(logits);
         free(ids);
@@ -259,31 +213,22 @@ static void run_whisper_forward(const char *dir, cf_whisper *m, const cf_safeten
     free(enc);
 }
 
+static void check_whisper_case(cf_test_case *c, void *ctx)
+{
+    cf_whisper *m = NULL;
+    cf_error err = {0};
+    cr_assert_eq(cf_whisper_load(c->dir, &c->config, &m, &err), CF_OK, "%s", err.message);
+    size_t nf = 0;
+    float *features = cf_test_expected_f32(c->exp, "input_features", &nf);
+    cr_assert(features, "%s: no input_features", c->dir);
+    cr_assert_eq(nf, (size_t)(cf_whisper_n_mels(m) * cf_whisper_n_frames(m)));
+    run_whisper_forward(c->dir, m, c->exp, features);
+    free(features);
+    cf_whisper_free(m);
+}
+
 Test(whisper, fixture_tensors)
 {
-    char **dirs = NULL;
-    size_t n = cf_test_cases("whisper", "expected.safetensors", &dirs);
+    size_t n = cf_test_each_case("whisper", check_whisper_case, NULL);
     cr_assert_gt(n, 0, "no whisper fixture cases under %s", cf_test_fixtures());
-    for (size_t i = 0; i < n; i++) {
-        char path[4096];
-        cf_error err = {0};
-        snprintf(path, sizeof path, "%s/expected.safetensors", dirs[i]);
-        cf_safetensors *expected = NULL;
-        cr_assert_eq(cf_st_open(path, &expected, &err), CF_OK, "%s", err.message);
-        cf_config cfg;
-        snprintf(path, sizeof path, "%s/config.json", dirs[i]);
-        cr_assert_eq(cf_config_load(&cfg, path, &err), CF_OK, "%s", err.message);
-        cf_whisper *m = NULL;
-        cr_assert_eq(cf_whisper_load(dirs[i], &cfg, &m, &err), CF_OK, "%s", err.message);
-        size_t nf = 0;
-        float *features = cf_test_expected_f32(expected, "input_features", &nf);
-        cr_assert(features, "%s: no input_features", dirs[i]);
-        cr_assert_eq(nf, (size_t)(cf_whisper_n_mels(m) * cf_whisper_n_frames(m)));
-        run_whisper_forward(dirs[i], m, expected, features);
-        free(features);
-        cf_whisper_free(m);
-        cf_config_free(&cfg);
-        cf_st_close(expected);
-    }
-    cf_test_free_list(dirs, n);
 }

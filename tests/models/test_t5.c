@@ -11,40 +11,13 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/fixture_case.h"
 #include "common/testutil.h"
 #include "io/config.h"
 #include "io/safetensors.h"
 #include "models/seq2seq.h"
 
 static const double k_atol = 1e-4, k_rtol = 1e-4;
-
-typedef struct check_ctx {
-    const char *case_dir;
-    const cf_safetensors *expected;
-    size_t compared, failed;
-} check_ctx;
-
-static void compare(void *p, const char *name, const float *got, int64_t rows, int64_t cols)
-{
-    check_ctx *c = p;
-    size_t n = 0;
-    float *want = cf_test_expected_f32(c->expected, name, &n);
-    if (!want)
-        return;
-    cr_expect_eq(n, (size_t)(rows * cols), "%s: %s has %zu values, the model gave %lld", c->case_dir, name, n,
-                 (long long)(rows * cols));
-    bool ok = false;
-    if (n == (size_t)(rows * cols)) {
-        double worst = 0;
-        size_t at = 0;
-        ok = cf_test_allclose(got, want, n, k_atol, k_rtol, &worst, &at);
-        cr_expect(ok, "%s: %s differs: |diff| %.3g at %zu (got %.7g, want %.7g)", c->case_dir, name, worst, at,
-                  got[at], want[at]);
-    }
-    c->failed += !ok;
-    c->compared++;
-    free(want);
-}
 
 typedef struct fixture {
     char dir[4096];
@@ -57,13 +30,10 @@ typedef struct fixture {
 
 static void fixture_open(fixture *f, const char *dir)
 {
-    char path[4200];
     cf_error err = {0};
     snprintf(f->dir, sizeof f->dir, "%s", dir);
-    snprintf(path, sizeof path, "%s/expected.safetensors", dir);
-    cr_assert_eq(cf_st_open(path, &f->expected, &err), CF_OK, "%s", err.message);
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    cr_assert_eq(cf_config_load(&f->cfg, path, &err), CF_OK, "%s", err.message);
+    f->expected = cf_test_open_expected(dir);
+    cf_test_load_config(&f->cfg, dir, "config.json");
     cr_assert(cf_seq2seq_supports(&f->cfg), "%s: not an encoder-decoder config", dir);
     cr_assert_eq(cf_seq2seq_load(dir, &f->cfg, &f->m, &err), CF_OK, "%s", err.message);
     cr_assert_str_eq(f->m->arch.name, "t5");
@@ -84,13 +54,13 @@ static void fixture_close(fixture *f)
 /* Encoder and full decoder pass against the stored tensors; returns the logits [n_dec, V]. */
 static float *check_forward(fixture *f)
 {
-    check_ctx c = {.case_dir = f->dir, .expected = f->expected};
+    cf_test_tensor_check c = {.case_dir = f->dir, .expected = f->expected, .atol = k_atol, .rtol = k_rtol};
     cf_error err = {0};
     int64_t V = f->m->arch.dec_vocab;
     float *logits = malloc(f->n_dec * (size_t)V * sizeof(float));
     cr_assert_eq(cf_seq2seq_forward(f->m, f->ids, (int64_t)f->n_ids, f->dec_ids, (int64_t)f->n_dec, logits, NULL,
-                                    compare, &c, &err), CF_OK, "%s", err.message);
-    compare(&c, "logits", logits, (int64_t)f->n_dec, V);
+                                    cf_test_check_tensor, &c, &err), CF_OK, "%s", err.message);
+    cf_test_check_tensor(&c, "logits", logits, (int64_t)f->n_dec, V);
     cr_expect_geq(c.compared, 5, "%s: too few reference tensors compared (%zu)", f->dir, c.compared);
     cr_expect_eq(c.failed, 0, "%s: %zu of %zu tensors differ", f->dir, c.failed, c.compared);
     return logits;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fixture_case.h"
 #include "common/testutil.h"
 #include "io/config.h"
 #include "io/safetensors.h"
@@ -18,40 +19,16 @@
 static const double k_atol = 1e-4, k_rtol = 1e-4;
 
 typedef struct check_ctx {
-    const char *case_dir, *prefix;
-    const cf_safetensors *expected;
-    size_t compared, failed;
+    cf_test_tensor_check check;
     char seen[64][64];
     size_t n_seen;
 } check_ctx;
 
-static bool compare_floats(check_ctx *c, const char *name, const float *got, size_t n)
+/* Compares and remembers the names it found stored. */
+static void compare_floats(check_ctx *c, const char *name, const float *got, size_t n)
 {
-    char full[256];
-    snprintf(full, sizeof full, "%s%s", c->prefix, name);
-    const cf_tensor *t = cf_st_find(c->expected, full);
-    if (!t)
-        return false;
-    cr_expect_eq((size_t)cf_tensor_numel(t), n, "%s: %s has %lld values, the model gave %zu", c->case_dir, full,
-                 (long long)cf_tensor_numel(t), n);
-    if ((size_t)cf_tensor_numel(t) != n) {
-        c->failed++;
-        return true;
-    }
-    float *want = malloc(n * sizeof(float));
-    cf_error err = {0};
-    cr_assert_eq(cf_tensor_to_f32(t, want, &err), CF_OK, "%s", err.message);
-    double worst = 0;
-    size_t at = 0;
-    bool ok = cf_test_allclose(got, want, n, k_atol, k_rtol, &worst, &at);
-    cr_expect(ok, "%s: %s differs: |diff| %.3g at %zu (got %.7g, want %.7g)", c->case_dir, full, worst, at,
-              got[at], want[at]);
-    c->compared++;
-    c->failed += !ok;
-    if (c->n_seen < 64)
+    if (cf_test_check_values(&c->check, name, got, n) && c->n_seen < 64)
         snprintf(c->seen[c->n_seen++], 64, "%s", name);
-    free(want);
-    return true;
 }
 
 static void on_tensor(void *ctx, const cf_vision_tensor *t)
@@ -80,19 +57,19 @@ static bool was_compared(const check_ctx *c, const char *name)
  * been compared: a model that silently skips an output fails. */
 static void expect_all_compared(const check_ctx *c, const char *const *skip_prefixes)
 {
-    size_t plen = strlen(c->prefix);
-    for (size_t i = 0; i < cf_st_count(c->expected); i++) {
-        const char *name = cf_st_name(c->expected, i);
-        if (strncmp(name, c->prefix, plen) || cf_st_at(c->expected, i)->dtype != CF_DTYPE_F32)
+    size_t plen = strlen(c->check.prefix);
+    for (size_t i = 0; i < cf_st_count(c->check.expected); i++) {
+        const char *name = cf_st_name(c->check.expected, i);
+        if (strncmp(name, c->check.prefix, plen) || cf_st_at(c->check.expected, i)->dtype != CF_DTYPE_F32)
             continue;
         const char *rest = name + plen;
-        if (!*c->prefix && strchr(rest, '.') && !strncmp(rest, "batch.", 6))
+        if (!*c->check.prefix && strchr(rest, '.') && !strncmp(rest, "batch.", 6))
             continue;
         bool skipped = false;
         for (const char *const *s = skip_prefixes; *s && !skipped; s++)
             skipped = !strncmp(rest, *s, strlen(*s));
         if (!skipped)
-            cr_expect(was_compared(c, rest), "%s: reference tensor %s was not produced by the model", c->case_dir,
+            cr_expect(was_compared(c, rest), "%s: reference tensor %s was not produced by the model", c->check.case_dir,
                       name);
     }
 }
@@ -132,14 +109,14 @@ static void run_classifier_case(const char *dir)
     const float *pixels = f32_input(expected, "", "pixel_values", &pv);
     int64_t n = pv->shape[0], labels = cf_image_classifier_num_labels(m);
     float *logits = malloc((size_t)(n * labels) * sizeof(float));
-    check_ctx c = {.case_dir = dir, .prefix = "", .expected = expected};
+    check_ctx c = {.check = {.case_dir = dir, .prefix = "", .expected = expected, .atol = k_atol, .rtol = k_rtol}};
     cf_vision_tap tap = {.fn = on_tensor, .ctx = &c};
     cr_assert_eq(cf_image_classifier_forward(m, pixels, n, pv->shape[2], pv->shape[3], &tap, logits, &err), CF_OK,
                  "%s: %s", dir, err.message);
     static const char *const skip[] = {"pixel_values", NULL};
     expect_all_compared(&c, skip);
     cr_expect(was_compared(&c, "logits"), "%s: logits not compared", dir);
-    cr_expect_eq(c.failed, 0, "%s: %zu of %zu tensors differ", dir, c.failed, c.compared);
+    cr_expect_eq(c.check.failed, 0, "%s: %zu of %zu tensors differ", dir, c.check.failed, c.check.compared);
     free(logits);
     cf_image_classifier_free(m);
     cf_st_close(expected);
@@ -170,13 +147,13 @@ static void run_glpn_case(const char *dir)
     const float *pixels = f32_input(expected, "", "pixel_values", &pv);
     int64_t n = pv->shape[0], h = pv->shape[2], w = pv->shape[3];
     float *depth = malloc((size_t)(n * h * w) * sizeof(float));
-    check_ctx c = {.case_dir = dir, .prefix = "", .expected = expected};
+    check_ctx c = {.check = {.case_dir = dir, .prefix = "", .expected = expected, .atol = k_atol, .rtol = k_rtol}};
     cf_vision_tap tap = {.fn = on_tensor, .ctx = &c};
     cr_assert_eq(cf_glpn_forward(m, pixels, n, h, w, &tap, depth, &err), CF_OK, "%s: %s", dir, err.message);
     static const char *const skip[] = {"pixel_values", "pipeline.", NULL};
     expect_all_compared(&c, skip);
     cr_expect(was_compared(&c, "predicted_depth"), "%s: predicted_depth not compared", dir);
-    cr_expect_eq(c.failed, 0, "%s: %zu of %zu tensors differ", dir, c.failed, c.compared);
+    cr_expect_eq(c.check.failed, 0, "%s: %zu of %zu tensors differ", dir, c.check.failed, c.check.compared);
     float odd[3 * 40 * 40] = {0};
     cr_expect_neq(cf_glpn_forward(m, odd, 1, 40, 40, NULL, depth, &err), CF_OK, "40x40 is not a multiple of 32");
     free(depth);
@@ -210,7 +187,7 @@ static void run_detr_group(cf_detr *m, const char *dir, const cf_safetensors *ex
         .boxes = malloc((size_t)(n * q * 4) * sizeof(float)),
         .masks = cf_detr_has_masks(m) ? malloc((size_t)(n * q * mh * mw) * sizeof(float)) : NULL,
     };
-    check_ctx c = {.case_dir = dir, .prefix = prefix, .expected = expected};
+    check_ctx c = {.check = {.case_dir = dir, .prefix = prefix, .expected = expected, .atol = k_atol, .rtol = k_rtol}};
     cf_vision_tap tap = {.fn = on_tensor, .ctx = &c};
     cf_error err = {0};
     cr_assert_eq(cf_detr_forward(m, pixels, mask, n, h, w, &tap, &out, &err), CF_OK, "%s: %s", dir, err.message);
@@ -220,7 +197,7 @@ static void run_detr_group(cf_detr *m, const char *dir, const cf_safetensors *ex
               dir, prefix);
     if (cf_detr_has_masks(m))
         cr_expect(was_compared(&c, "pred_masks"), "%s: pred_masks not compared", dir);
-    cr_expect_eq(c.failed, 0, "%s: %zu of %zu %s tensors differ", dir, c.failed, c.compared, prefix);
+    cr_expect_eq(c.check.failed, 0, "%s: %zu of %zu %s tensors differ", dir, c.check.failed, c.check.compared, prefix);
     free(mask);
     free(out.logits);
     free(out.boxes);

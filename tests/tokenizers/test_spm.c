@@ -35,27 +35,28 @@ static void list_push(path_list *l, const char *path)
     l->v[l->n++] = cf_strdup(path);
 }
 
+typedef struct walk_ctx {
+    const char *const *suffixes;
+    size_t n_suffixes;
+    path_list *out;
+} walk_ctx;
+
+static void visit(const char *path, const char *name, void *ctx)
+{
+    walk_ctx *w = ctx;
+    if (cf_dir_exists(path)) {
+        cf_test_each_entry(path, visit, w);
+        return;
+    }
+    for (size_t i = 0; i < w->n_suffixes; i++)
+        if (ends_with(name, w->suffixes[i]))
+            list_push(w->out, path);
+}
+
 /* Every file under root whose name ends with one of the suffixes, recursively. */
 static void walk(const char *root, const char *const *suffixes, size_t n_suffixes, path_list *out)
 {
-    DIR *d = opendir(root);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", root, e->d_name);
-        if (cf_dir_exists(path)) {
-            walk(path, suffixes, n_suffixes, out);
-            continue;
-        }
-        for (size_t i = 0; i < n_suffixes; i++)
-            if (ends_with(e->d_name, suffixes[i]))
-                list_push(out, path);
-    }
-    closedir(d);
+    cf_test_each_entry(root, visit, &(walk_ctx){.suffixes = suffixes, .n_suffixes = n_suffixes, .out = out});
 }
 
 static void free_list(path_list *l) { cf_test_free_list(l->v, l->n); }
