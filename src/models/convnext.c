@@ -221,8 +221,7 @@ static void block_forward(const cf_convnext *m, const convnext_block *b, float *
     int64_t rows = n * h * w, dim = b->norm.n;
     cf_conv2d_forward(&b->dwconv, x, n, h, w, tmp, arena);
     cf_norm_forward(&b->norm, tmp, normed, rows);
-    cf_linear_forward(&b->pw1, normed, rows, inner);
-    cf_activation_apply(m->act, inner, rows * 4 * dim);
+    cf_linear_forward_act(&b->pw1, normed, rows, inner, m->act);
     cf_linear_forward(&b->pw2, inner, rows, tmp);
     if (b->layer_scale.data)
         for (int64_t r = 0; r < rows; r++)

@@ -83,8 +83,7 @@ static void gpt2_forward(const void *p, const cf_causal_batch *b)
         cf_linear_forward(&blk->attn_proj, attn, R, proj);
         cf_add(x, proj, R * d);
         cf_norm_forward(&blk->ln_2, x, h, R);
-        cf_linear_forward(&blk->c_fc, h, R, mlp);
-        cf_activation_apply(g->act, mlp, R * g->n_inner);
+        cf_linear_forward_act(&blk->c_fc, h, R, mlp, g->act);
         cf_linear_forward(&blk->mlp_proj, mlp, R, proj);
         cf_add(x, proj, R * d);
         if (b->on_hidden && l + 1 < g->n_layer)

@@ -85,9 +85,8 @@ static void attention_block(const cf_llama *m, const llama_layer *y, int layer, 
 static void gated_mlp(const cf_llama *m, const llama_layer *y, int64_t R, const float *h, float *gate, float *up,
                       float *out)
 {
-    cf_linear_forward(&y->gate, h, R, gate);
+    cf_linear_forward_act(&y->gate, h, R, gate, m->act);
     cf_linear_forward(&y->up, h, R, up);
-    cf_activation_apply(m->act, gate, R * m->inner);
     cf_mul(gate, up, R * m->inner);
     cf_linear_forward(&y->down, gate, R, out);
 }

@@ -277,8 +277,7 @@ static void ffn_forward(const t5 *m, const t5_ffn *f, const float *x, int64_t ro
 {
     size_t mark = cf_arena_mark(a);
     float *inner = cf_arena_floats(a, (size_t)(rows * m->d_ff));
-    cf_linear_forward(&f->wi, x, rows, inner);
-    cf_activation_apply(m->act, inner, rows * m->d_ff);
+    cf_linear_forward_act(&f->wi, x, rows, inner, m->act);
     if (m->gated) {
         float *lin = cf_arena_floats(a, (size_t)(rows * m->d_ff));
         cf_linear_forward(&f->wi_linear, x, rows, lin);

@@ -28,12 +28,7 @@ void cf_ffn_forward(const cf_ffn *f, const float *x, int64_t rows, float *y, cf_
 {
     size_t mark = cf_arena_mark(scratch);
     float *inner = cf_arena_floats(scratch, (size_t)(rows * f->inner));
-    if (f->act == CF_ACT_TANH) { /* not a fused epilogue */
-        cf_linear_forward(&f->up, x, rows, inner);
-        cf_activation_apply(f->act, inner, rows * f->inner);
-    } else {
-        cf_linear_forward_act(&f->up, x, rows, inner, f->act);
-    }
+    cf_linear_forward_act(&f->up, x, rows, inner, f->act);
     cf_linear_forward(&f->down, inner, rows, y);
     cf_arena_rewind(scratch, mark);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "nn/activation.h"
 
 #define NAME_MAX_LEN 512
 
@@ -279,6 +280,11 @@ void cf_linear_forward_act(const cf_linear *l, const float *x, int64_t M, float 
 {
     if (M <= 0)
         return;
+    if (act == CF_ACT_TANH) { /* not a kernel epilogue: a pass of its own */
+        cf_linear_forward_act(l, x, M, y, CF_ACT_NONE);
+        cf_activation_apply(act, y, M * l->n_out);
+        return;
+    }
     if (l->lowp.panels) {
         cf_lowp_linear(&l->lowp, x, M, l->n_in, l->bias, act, y, l->n_out);
         return;

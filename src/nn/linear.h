@@ -52,7 +52,8 @@ void cf_linear_free(cf_linear *l);
 
 /* y[M, n_out] = x[M, n_in] W^T + b. A layer filled in by hand (no pack) uses the plain kernels. */
 void cf_linear_forward(const cf_linear *l, const float *x, int64_t M, float *y);
-/* y = act(x W^T + b): the activation runs on each output tile while it is in cache (bf16/int8). */
+/* y = act(x W^T + b) for any cf_activation: the kernels' activations run on each output tile in
+ * registers (packed GEMMs), the others as a pass over y. */
 void cf_linear_forward_act(const cf_linear *l, const float *x, int64_t M, float *y, cf_act act);
 
 #endif
