@@ -20,6 +20,7 @@ bool cf_buf_reserve(cf_buf *b, size_t extra)
     char *p = realloc(b->data, cap);
     if (!p)
         return false;
+    p[b->len] = '\0'; /* a fresh buffer is "" at once, so reserve-then-steal gives a string */
     b->data = p;
     b->cap = cap;
     return true;

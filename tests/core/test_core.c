@@ -71,6 +71,18 @@ Test(arena, measuring_counts_bytes)
     cr_assert_eq(a.high_water, 64 + 100);
 }
 
+/* The data of a buffer is a string as soon as it exists: reserving without appending gives "". */
+Test(buf, reserve_alone_leaves_a_string)
+{
+    cf_buf b = {0};
+    cr_assert(cf_buf_reserve(&b, 100));
+    cr_assert_not_null(b.data);
+    cr_assert_eq(b.data[0], '\0');
+    char *s = cf_buf_steal(&b);
+    cr_assert_str_eq(s, "");
+    free(s);
+}
+
 Test(buf, printf_appends)
 {
     cf_buf b = {0};
