@@ -53,19 +53,25 @@ typedef struct packed_task {
     float *C;
 } packed_task;
 
+/* C[:, j0:j1] = act(C + bias[j0:j1]): the epilogue as passes, where no kernel fused it. */
+static void finish_columns(float *C, int64_t ldc, int64_t M, int64_t j0, int64_t j1, const float *bias, cf_act act)
+{
+    for (int64_t i = 0; i < M; i++) {
+        float *row = C + i * ldc + j0;
+        if (bias)
+            cf_add(row, bias + j0, j1 - j0);
+        if (act != CF_ACT_NONE)
+            cf_act_span(act, row, j1 - j0);
+    }
+}
+
 static void source_gemm_cols(const packed_task *t, int64_t j0, int64_t j1)
 {
     const cf_gemm_packed *B = t->B;
     const float *b = B->trans_b ? B->b + j0 * B->ldb : B->b + j0;
     cf_gemm_own_f32(t->trans_a, B->trans_b, t->M, j1 - j0, B->K, t->alpha, t->A, t->lda, b, B->ldb, t->beta,
                     t->C + j0, t->ldc);
-    for (int64_t i = 0; i < t->M; i++) {
-        float *row = t->C + i * t->ldc + j0;
-        if (t->bias)
-            cf_add(row, t->bias + j0, j1 - j0);
-        if (t->act != CF_ACT_NONE)
-            cf_act_span(t->act, row, j1 - j0);
-    }
+    finish_columns(t->C, t->ldc, t->M, j0, j1, t->bias, t->act);
 }
 
 static void packed_gemm_range(void *ctx, int64_t p0, int64_t p1)
@@ -84,12 +90,7 @@ static void gemm_packed(bool trans_a, int64_t M, float alpha, const float *A, in
         return;
     if (!packed_kernel_usable(B)) {
         cf_gemm_f32(trans_a, B->trans_b, M, B->N, B->K, alpha, A, lda, B->b, B->ldb, beta, C, ldc);
-        for (int64_t i = 0; i < M; i++) {
-            if (bias)
-                cf_add(C + i * ldc, bias, B->N);
-            if (act != CF_ACT_NONE)
-                cf_act_span(act, C + i * ldc, B->N);
-        }
+        finish_columns(C, ldc, M, 0, B->N, bias, act);
         return;
     }
     packed_task t = {.B = B, .trans_a = trans_a, .M = M, .lda = lda, .ldc = ldc, .alpha = alpha, .beta = beta,

@@ -142,23 +142,31 @@ static jpeg_walk jpeg_scan_markers(const uint8_t *d, size_t n)
 
 /* ------------------------------------------------------------------------------- PNG ---- */
 
-/* Calls `visit` for each chunk while the chunk headers lie inside the data; stops when it returns false. */
+/* Calls `visit` for each chunk while the chunk headers lie inside the data; stops when it returns
+ * false. Returns the offset of a chunk (before IEND) whose declared length runs past the data, or 0. */
 typedef bool (*png_visit)(const uint8_t *type, const uint8_t *body, size_t body_size, void *ctx);
 
-static void png_walk_chunks(const uint8_t *d, size_t n, png_visit visit, void *ctx)
+static size_t png_walk_chunks(const uint8_t *d, size_t n, png_visit visit, void *ctx)
 {
     size_t pos = 8;
     while (n - pos >= 8) {
         size_t len = be32(d + pos);
         const uint8_t *type = d + pos + 4;
         if (len > n - pos - 8)
-            return;
+            return pos;
         if (!visit(type, d + pos + 8, len, ctx))
-            return;
+            return 0;
         if (memcmp(type, "IEND", 4) == 0 || n - pos - 8 - len < 4)
-            return;
+            return 0;
         pos += 8 + len + 4; /* + CRC */
     }
+    return 0;
+}
+
+static bool png_visit_all(const uint8_t *type, const uint8_t *body, size_t size, void *ctx)
+{
+    (void)type, (void)body, (void)size, (void)ctx;
+    return true;
 }
 
 typedef struct png_exif {
@@ -183,30 +191,6 @@ static bool png_visit_empty_first_idat(const uint8_t *type, const uint8_t *body,
     if (memcmp(type, "IDAT", 4) != 0)
         return true;
     *(bool *)ctx = size == 0;
-    return false;
-}
-
-/* The first chunk before IEND whose declared length runs past the data, if any: stb_image grows
- * its IDAT buffer to the declared size before reading, so a forged length would make it allocate
- * up to 4 GB for a file of a few bytes. Returns false when every chunk fits. */
-static bool png_chunk_overrun(const uint8_t *d, size_t n, size_t *offset, uint32_t *declared, char type[5])
-{
-    size_t pos = 8;
-    while (n - pos >= 8) {
-        uint32_t len = be32(d + pos);
-        if ((size_t)len > n - pos - 8) {
-            *offset = pos;
-            *declared = len;
-            memcpy(type, d + pos + 4, 4);
-            type[4] = '\0';
-            for (int i = 0; i < 4; i++)
-                type[i] = type[i] >= 0x20 && type[i] < 0x7f ? type[i] : '?';
-            return true;
-        }
-        if (memcmp(d + pos + 4, "IEND", 4) == 0 || n - pos - 8 - len < 4)
-            return false;
-        pos += 8 + (size_t)len + 4; /* + CRC */
-    }
     return false;
 }
 
@@ -331,12 +315,17 @@ cf_status cf_image_check_complete(cf_image_format f, const uint8_t *d, size_t n,
         png_walk_chunks(d, n, png_visit_empty_first_idat, &empty_first_idat);
         if (empty_first_idat)
             return cf_fail(err, CF_ERR_UNSUPPORTED, "%s: PNG whose first IDAT chunk is empty is not supported", name);
-        size_t offset;
-        uint32_t declared;
-        char type[5];
-        if (png_chunk_overrun(d, n, &offset, &declared, type))
+        /* stb_image grows its IDAT buffer to a chunk's declared length before reading it: a forged
+         * length would make it allocate up to 4 GB for a file of a few bytes. */
+        size_t at = png_walk_chunks(d, n, png_visit_all, NULL);
+        if (at) {
+            char type[5];
+            for (int i = 0; i < 4; i++)
+                type[i] = d[at + 4 + i] >= 0x20 && d[at + 4 + i] < 0x7f ? (char)d[at + 4 + i] : '?';
+            type[4] = '\0';
             return cf_fail(err, CF_ERR_FORMAT, "%s: truncated or corrupt PNG: chunk '%s' at byte %zu declares %" PRIu32
-                           " bytes, only %zu follow", name, type, offset, declared, n - offset - 8);
+                           " bytes, only %zu follow", name, type, at, be32(d + at), n - at - 8);
+        }
         return CF_OK;
     }
     case CF_IMAGE_FORMAT_GIF: return gif_check_first_frame(d, n, name, err);
